@@ -1,0 +1,14 @@
+FROM python:3.11-slim
+WORKDIR /app
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    DEPLOYSERVER_INSTANCE_PATH=/var/lib/deployserver
+COPY pyproject.toml README.md wsgi.py ./
+COPY deployserver ./deployserver
+COPY migrations ./migrations
+COPY channels ./channels
+RUN pip install --no-cache-dir -e . \
+    && useradd --system --home /var/lib/deployserver deployserver \
+    && mkdir -p /var/lib/deployserver && chown deployserver /var/lib/deployserver
+USER deployserver
+EXPOSE 8080
+CMD ["deployserver", "serve", "--host", "0.0.0.0", "--port", "8080", "--workers", "4"]

@@ -1,0 +1,96 @@
+"""The application factory and its registration steps."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+from flask import Flask, Response, g, request
+from flask_smorest import Api
+
+from deployserver import db
+from deployserver.config import Config
+from deployserver.errors import register_errorhandlers
+from deployserver.extensions import AppState, state
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# Accept a caller's request id only if it is short and harmless to log.
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the app from ``config`` (default: the environment)."""
+    config = config or Config.from_env()
+    config.prepare_instance()
+    app = Flask("deployserver", instance_path=str(config.instance_path))
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        MAX_CONTENT_LENGTH=config.max_content_length,
+        TESTING=config.testing,
+        API_TITLE="deployserver",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    )
+    app.json.sort_keys = True  # type: ignore[attr-defined]
+    configure_logging(config)
+    register_extensions(app, config)
+    register_request_hooks(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    return app
+
+
+def configure_logging(config: Config) -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+        )
+        handler.addFilter(RequestIdFilter())
+        root.addHandler(handler)
+    root.setLevel(config.log_level.upper())
+
+
+class RequestIdFilter(logging.Filter):
+    """Put the current request id on every log record (``-`` outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from flask import has_request_context
+
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return True
+
+
+def register_extensions(app: Flask, config: Config) -> None:
+    engine = db.create_db_engine(config.sqlalchemy_url)
+    # One Api per app: its OpenAPI document belongs to the app (tests build many apps).
+    app.extensions["deployserver"] = AppState(
+        config=config, engine=engine, sessions=db.make_sessionmaker(engine), api=Api(app)
+    )
+    app.teardown_appcontext(db.close_session)
+
+
+def register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def assign_request_id() -> None:
+        given = request.headers.get(REQUEST_ID_HEADER)
+        g.request_id = given if given and _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+
+    @app.after_request
+    def echo_request_id(response: Response) -> Response:
+        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+        return response
+
+
+def register_blueprints(app: Flask) -> None:
+    from deployserver.api import BLUEPRINTS
+
+    api = state(app).api
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)

@@ -1,0 +1,77 @@
+"""Bearer-token authentication and authorisation for the release-engineering API.
+
+Decided before the request body is read: the decorators wrap the view outside
+flask-smorest's argument parsing, so a caller without the right gets 401/403 whatever it sent.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from flask import g, request
+
+from deployserver.db import get_session
+from deployserver.errors import Forbidden, Unauthorized
+from deployserver.services.audit import Actor
+from deployserver.services.tokens import Principal, resolve_token
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+BEARER_CHALLENGE = 'Bearer realm="deployserver"'
+
+
+def authenticate() -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if not header:
+        raise Unauthorized(
+            "a bearer token is required",
+            "TOKEN_REQUIRED",
+            headers={"WWW-Authenticate": BEARER_CHALLENGE},
+        )
+    if scheme.lower() != "bearer" or not secret.strip() or len(secret) > 512:
+        raise Unauthorized(
+            "the Authorization header is not a bearer token",
+            "TOKEN_INVALID",
+            headers={"WWW-Authenticate": BEARER_CHALLENGE},
+        )
+    principal = resolve_token(get_session(), secret.strip())
+    if principal is None:
+        raise Unauthorized(
+            "the bearer token is unknown or revoked",
+            "TOKEN_INVALID",
+            headers={"WWW-Authenticate": BEARER_CHALLENGE},
+        )
+    return principal
+
+
+def require(role: str, channel_arg: str | None = None) -> Callable[[F], F]:
+    """Allow the view to callers holding ``role``; writes to a channel also need its scope.
+
+    ``channel_arg`` names the URL argument holding the channel a publisher writes to.
+    """
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = authenticate()
+            if not principal.has_role(role):
+                raise Forbidden(f"this action needs the {role} role")
+            if channel_arg is not None and role != "viewer":
+                channel = kwargs[channel_arg]
+                if not principal.may_write(channel):
+                    raise Forbidden(f"this token may not write to channel {channel!r}")
+            g.principal = principal
+            return view(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+    return decorator
+
+
+def current_actor() -> Actor:
+    """The actor for services: the authenticated token and this request's id."""
+    principal: Principal = g.principal
+    return Actor(name=principal.actor_name, request_id=g.get("request_id"))

@@ -1,0 +1,3 @@
+from deployserver.cli import main
+
+main()

@@ -1,0 +1,55 @@
+"""``deployserver serve``: migrate to head, run start-up tasks, then serve with gunicorn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from gunicorn.app.base import BaseApplication
+
+from deployserver.cli import cli
+from deployserver.config import Config
+from deployserver.startup import prepare_server
+
+
+class GunicornServer(BaseApplication):
+    """gunicorn with our options; each worker builds its own app after the fork."""
+
+    def __init__(self, config: Config, options: dict[str, Any]) -> None:
+        self.deployserver_config = config
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from deployserver.app import create_app
+
+        return create_app(self.deployserver_config)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 256))
+@click.option("--reload", is_flag=True, help="Restart workers when code changes (development).")
+@click.option("--access-log", is_flag=True, help="Log every request (off: polls are the hot path).")
+def serve(host: str, port: int, workers: int, reload: bool, access_log: bool) -> None:
+    """Migrate the database to head and serve the API with gunicorn."""
+    config = Config.from_env()
+    prepare_server(config)
+    options: dict[str, Any] = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "sync",
+        "reload": reload,
+        "timeout": 60,
+        "graceful_timeout": 20,
+        "keepalive": 5,
+        "accesslog": "-" if access_log else None,
+        "errorlog": "-",
+        "loglevel": config.log_level.lower(),
+    }
+    GunicornServer(config, options).run()

@@ -1,0 +1,21 @@
+"""Tables of deployserver (DESIGN.md, data model). Import models from here."""
+
+from deployserver.db import Base
+from deployserver.models.audit import AuditEvent
+from deployserver.models.channels import Channel, ChannelEvent, ChannelRelease, Release
+from deployserver.models.installations import Installation
+from deployserver.models.licenses import License, SigningKey
+from deployserver.models.tokens import ApiToken
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "Base",
+    "Channel",
+    "ChannelEvent",
+    "ChannelRelease",
+    "Installation",
+    "License",
+    "Release",
+    "SigningKey",
+]

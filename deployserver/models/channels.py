@@ -1,0 +1,89 @@
+"""Channels, immutable releases, which releases each channel has carried, and head history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from deployserver.db import Base, UTCDateTime, utcnow
+from deployserver.models.types import Digest, Json, LongText, Name, Uuid
+
+
+class Channel(Base):
+    __tablename__ = "channels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # Base layer under every release served on this channel.
+    values: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    # Publish warnings become refusals when set (values-safety issue).
+    strict_values: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Kept equal to the release of the latest channel event, in the same transaction.
+    head_release_id: Mapped[str | None] = mapped_column(
+        Uuid, ForeignKey("releases.id"), nullable=True
+    )
+    # Staged rollout: a candidate served to a share of licenses (rollouts issue).
+    candidate_release_id: Mapped[str | None] = mapped_column(
+        Uuid, ForeignKey("releases.id"), nullable=True
+    )
+    rollout_percent: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Release(Base):
+    __tablename__ = "releases"
+
+    id: Mapped[str] = mapped_column(Uuid, primary_key=True)
+    version: Mapped[str] = mapped_column(String(255), unique=True)
+    chart: Mapped[dict[str, Any]] = mapped_column(Json)
+    values: Mapped[dict[str, Any]] = mapped_column(Json)
+    # ``metadata`` is taken by the declarative base; the column keeps the API's name.
+    meta: Mapped[dict[str, str]] = mapped_column("metadata", Json)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    # Canonical JSON of the release's own {chart, metadata, values}, and its sha256.
+    spec: Mapped[str] = mapped_column(LongText)
+    digest: Mapped[str] = mapped_column(Digest)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(Name)
+
+
+class ChannelRelease(Base):
+    """A release that has been head of a channel, with the exact bytes served for it there.
+
+    The body is the canonical served spec (channel metadata, values over the channel's base
+    values), built when the release arrives on the channel or the base values change, so the
+    polling path only returns stored bytes.
+    """
+
+    __tablename__ = "channel_releases"
+
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"), primary_key=True)
+    release_id: Mapped[str] = mapped_column(ForeignKey("releases.id"), primary_key=True)
+    body: Mapped[str] = mapped_column(LongText)
+    etag: Mapped[str] = mapped_column(String(80))
+    arrived_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index(None, "channel_id", "arrived_at"),)
+
+
+class ChannelEvent(Base):
+    """One head change. The channel's head is its latest event; history is the chain."""
+
+    __tablename__ = "channel_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    release_id: Mapped[str] = mapped_column(ForeignKey("releases.id"))
+    previous_release_id: Mapped[str | None] = mapped_column(
+        ForeignKey("releases.id"), nullable=True
+    )
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(Name)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index(None, "channel_id", "id"),)

@@ -1,0 +1,44 @@
+"""Issued licenses and the keys that sign them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from deployserver.db import Base, UTCDateTime, utcnow
+from deployserver.models.types import Json, LongBlob, LongText, Name, Uuid
+
+
+class License(Base):
+    __tablename__ = "licenses"
+
+    id: Mapped[str] = mapped_column(Uuid, primary_key=True)  # the JWT's ``jti``
+    subject: Mapped[str] = mapped_column(Name)
+    channel: Mapped[str] = mapped_column(String(63))
+    claims: Mapped[dict[str, Any]] = mapped_column(Json)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    kid: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    issued_by: Mapped[str] = mapped_column(Name)
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    # Verification reads the ids that are not active; keep that lookup indexed.
+    __table_args__ = (Index(None, "status"), Index(None, "subject"))
+
+
+class SigningKey(Base):
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alg: Mapped[str] = mapped_column(String(8))
+    public_key: Mapped[str] = mapped_column(LongText)  # PEM
+    # Private key PEM sealed with the server secret (authenticated encryption).
+    private_key_encrypted: Mapped[bytes] = mapped_column(LongBlob)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,0 +1,58 @@
+"""Keyset pagination: ``?limit=`` and an opaque ``?cursor=`` on every list."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from marshmallow import Schema, fields, validate
+
+from deployserver.errors import Invalid
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+class PageArgsSchema(Schema):
+    limit = fields.Integer(
+        load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT)
+    )
+    cursor = fields.String(load_default=None)
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def encode_cursor(position: dict[str, Any]) -> str:
+    raw = json.dumps(position, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, *keys: str) -> dict[str, Any] | None:
+    """The position a cursor names; 422 naming ``cursor`` when it was not one of ours."""
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        position = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise Invalid.field("cursor", "is not a valid cursor", "INVALID_CURSOR") from None
+    if not isinstance(position, dict) or any(key not in position for key in keys):
+        raise Invalid.field("cursor", "is not a valid cursor", "INVALID_CURSOR")
+    return position
+
+
+def page_of(rows: list[T], limit: int, position_of: Any) -> Page[T]:
+    """Cut the ``limit + 1`` rows a query fetched into a page and the cursor after it."""
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return Page(rows, encode_cursor(position_of(rows[-1])))
+    return Page(rows, None)

@@ -1,0 +1,1 @@
+"""Services: the only code that writes. Each public call is one transaction."""

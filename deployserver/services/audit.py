@@ -1,0 +1,54 @@
+"""The audit trail: every write records who did what to which target, in its transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from deployserver.models import AuditEvent
+from deployserver.pagination import Page, decode_cursor, page_of
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who performs a service call: a token's name or the CLI user, and the request id."""
+
+    name: str
+    request_id: str | None = None
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    target: str,
+    before: str | None,
+    after: str | None,
+) -> AuditEvent:
+    """Add an audit event to the caller's transaction (the caller commits both together)."""
+    event = AuditEvent(
+        actor=actor.name,
+        action=action,
+        target=target,
+        before=before,
+        after=after,
+        request_id=actor.request_id,
+    )
+    session.add(event)
+    return event
+
+
+def list_events(
+    session: Session, limit: int, cursor: str | None, target: str | None = None
+) -> Page[AuditEvent]:
+    """Audit events, newest first."""
+    position = decode_cursor(cursor, "id")
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)
+    if target is not None:
+        query = query.where(AuditEvent.target == target)
+    if position is not None:
+        query = query.where(AuditEvent.id < int(position["id"]))
+    rows = list(session.scalars(query))
+    return page_of(rows, limit, lambda event: {"id": event.id})

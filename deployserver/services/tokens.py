@@ -1,0 +1,151 @@
+"""Bearer tokens for release engineers: create, list, revoke, and resolve a presented token."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from deployserver.db import utcnow, write_transaction
+from deployserver.errors import Invalid, NotFound
+from deployserver.models import ApiToken, Channel
+from deployserver.pagination import Page, decode_cursor, page_of
+from deployserver.services import audit
+from deployserver.specs.canonical import digest_of
+
+ROLES = ("viewer", "publisher", "admin")
+ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
+TOKEN_PREFIX = "dst_"
+# last_used_at is a hint, not an audit trail: refresh it at most this often per token.
+LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of the release-engineering API."""
+
+    token_id: str
+    name: str
+    role: str
+    channels: tuple[str, ...] | None  # None: every channel
+
+    @property
+    def actor_name(self) -> str:
+        return f"token:{self.name}"
+
+    def has_role(self, role: str) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+    def may_write(self, channel: str) -> bool:
+        if self.role == "admin":
+            return True
+        return self.role == "publisher" and (self.channels is None or channel in self.channels)
+
+
+def token_state(token: ApiToken) -> dict[str, object]:
+    """What the audit log digests for a token (never the secret or its hash)."""
+    return {
+        "id": token.id,
+        "name": token.name,
+        "role": token.role,
+        "channels": token.channels,
+        "revoked": token.revoked_at is not None,
+    }
+
+
+def create_token(
+    session: Session,
+    actor: audit.Actor,
+    name: str,
+    role: str,
+    channels: list[str] | None = None,
+) -> tuple[ApiToken, str]:
+    """Create a token; returns the row and the secret, which is never stored or shown again."""
+    name = name.strip()
+    if not name or len(name) > 255:
+        raise Invalid.field("name", "must be 1 to 255 characters")
+    if role not in ROLE_RANK:
+        raise Invalid.field("role", f"must be one of {', '.join(ROLES)}")
+    if channels and role != "publisher":
+        raise Invalid.field("channels", "only a publisher token is limited to channels")
+    with write_transaction(session):
+        if channels:
+            known = set(session.scalars(select(Channel.name).where(Channel.name.in_(channels))))
+            missing = sorted(set(channels) - known)
+            if missing:
+                raise Invalid.field("channels", f"unknown channel {missing[0]!r}")
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = ApiToken(
+            id=str(uuid.uuid4()),
+            name=name,
+            token_hash=hash_token(secret),
+            role=role,
+            channels=sorted(set(channels)) if channels else None,
+        )
+        session.add(token)
+        session.flush()
+        audit.record(
+            session, actor, "token.create", f"token:{token.id}", None, digest_of(token_state(token))
+        )
+    return token, secret
+
+
+def list_tokens(session: Session, limit: int = 500, cursor: str | None = None) -> Page[ApiToken]:
+    position = decode_cursor(cursor, "id")
+    query = select(ApiToken).order_by(ApiToken.id).limit(limit + 1)
+    if position is not None:
+        query = query.where(ApiToken.id > str(position["id"]))
+    rows = list(session.scalars(query))
+    session.rollback()
+    return page_of(rows, limit, lambda token: {"id": token.id})
+
+
+def revoke_token(session: Session, actor: audit.Actor, token_id: str) -> ApiToken:
+    with write_transaction(session):
+        token = session.get(ApiToken, token_id)
+        if token is None:
+            raise NotFound(f"no token {token_id!r}", "TOKEN_NOT_FOUND")
+        if token.revoked_at is None:
+            before = digest_of(token_state(token))
+            token.revoked_at = utcnow()
+            audit.record(
+                session,
+                actor,
+                "token.revoke",
+                f"token:{token.id}",
+                before,
+                digest_of(token_state(token)),
+            )
+    return token
+
+
+def resolve_token(session: Session, secret: str) -> Principal | None:
+    """The principal a presented token stands for; None when unknown or revoked."""
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
+    if token is None or token.revoked_at is not None:
+        session.rollback()
+        return None
+    principal = Principal(
+        token_id=token.id,
+        name=token.name,
+        role=token.role,
+        channels=tuple(token.channels) if token.channels is not None else None,
+    )
+    now = utcnow()
+    stale = token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION
+    session.rollback()
+    if stale:
+        with write_transaction(session):
+            session.execute(
+                update(ApiToken).where(ApiToken.id == principal.token_id).values(last_used_at=now)
+            )
+    return principal

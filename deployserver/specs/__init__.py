@@ -1,0 +1,1 @@
+"""Specs: canonical JSON and digests, chart and values validation, the operator's merge."""

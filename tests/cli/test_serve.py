@@ -1,0 +1,62 @@
+"""``deployserver serve`` runs gunicorn after migrating; bad configuration is one clear line."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.servers import cli_env, run_cli, running_server
+
+pytestmark = pytest.mark.slow
+
+
+def get(url: str) -> tuple[int, dict[str, object]]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, json.loads(response.read())
+
+
+def test_serve_on_embedded_default_answers_probes(tmp_path: Path) -> None:
+    env = cli_env(tmp_path / "instance")
+    with running_server(env) as base:
+        assert get(base + "/healthz") == (200, {"status": "ok"})
+        status, ready = get(base + "/readyz")
+        assert status == 200, ready
+        status, spec = get(base + "/openapi.json")
+        assert status == 200 and "paths" in spec
+    assert (tmp_path / "instance" / "deployserver.db").exists()
+    assert (tmp_path / "instance" / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("not-a-url", "is not a database URL"),
+        ("postgresql://someone:pw@127.0.0.1:1/db", "is unreachable"),
+    ],
+)
+def test_bad_database_url_is_one_line(tmp_path: Path, url: str, message: str) -> None:
+    result = run_cli("serve", env=cli_env(tmp_path, url))
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+    assert ":pw@" not in result.stderr
+
+
+def test_unwritable_instance_folder_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = run_cli("serve", env=cli_env(blocker / "instance"))
+    assert result.returncode != 0
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "not writable" in result.stderr
+
+
+def test_db_check_agrees_on_fresh_database(tmp_path: Path) -> None:
+    result = run_cli("db", "check", env=cli_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "agree" in result.stdout
