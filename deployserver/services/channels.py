@@ -76,7 +76,7 @@ def channel_view(session: Session, channel: Channel) -> ChannelView:
 
 
 def validate_channel_name(name: Any, field: str = "name") -> str:
-    if not isinstance(name, str) or not CHANNEL_NAME_RE.match(name):
+    if not isinstance(name, str) or not CHANNEL_NAME_RE.fullmatch(name):
         raise Invalid.field(
             field,
             "must be 1 to 63 lower-case letters, digits and '-', "

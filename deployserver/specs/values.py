@@ -44,7 +44,7 @@ _GO_MAX_DURATION = 2**63 - 1
 
 
 def is_semver(version: Any) -> bool:
-    return isinstance(version, str) and SEMVER_RE.match(version) is not None
+    return isinstance(version, str) and SEMVER_RE.fullmatch(version) is not None
 
 
 def validate_version(version: Any, field: str = "version") -> str:
@@ -55,7 +55,7 @@ def validate_version(version: Any, field: str = "version") -> str:
 
 def is_go_duration(text: Any) -> bool:
     """True when Go's ``time.ParseDuration`` accepts ``text`` (grammar and int64 range)."""
-    if not isinstance(text, str) or not _GO_DURATION_RE.match(text):
+    if not isinstance(text, str) or not _GO_DURATION_RE.fullmatch(text):
         return False
     from fractions import Fraction
 
