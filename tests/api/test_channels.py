@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
-from deployserver.models import AuditEvent, Channel, ChannelRelease
+from deployserver.db import get_session
+from deployserver.models import ApiToken, AuditEvent, Channel, ChannelRelease
+from deployserver.services import tokens
+from deployserver.specs.canonical import etag_for
+from tests.conftest import TEST_ACTOR
 from tests.test_errors import assert_problem
 
 Headers = dict[str, str]
@@ -198,7 +204,6 @@ def test_patch_refusals_change_nothing(
 ) -> None:
     make_channel("beta", values={"a": 1})
     audits = count(AuditEvent)
-    import json
 
     response = client.patch(
         "/api/v1/channels/beta",
@@ -221,9 +226,6 @@ def test_patch_base_values_rebuilds_served_bodies(
     publish: Callable[..., Any],
     app: Any,
 ) -> None:
-    from deployserver.db import get_session
-    from deployserver.specs.canonical import etag_for
-    from sqlalchemy import select
 
     make_channel("stable", values={"global": {"region": "us"}})
     first = publish("stable", "1.0.0", values={"app": {"n": 1}})
@@ -249,8 +251,6 @@ def test_patch_base_values_clashing_with_history_is_refused(
     publish: Callable[..., Any],
     app: Any,
 ) -> None:
-    from deployserver.db import get_session
-    from sqlalchemy import select
 
     make_channel("stable")
     publish("stable", "1.0.0", values={"app": {"image": {"tag": "a"}}})
@@ -315,11 +315,6 @@ def test_missing_unknown_and_revoked_tokens_are_401(
     )
     headers = make_token("admin")
     assert client.get("/api/v1/channels", headers=headers).status_code == 200
-    from deployserver.db import get_session
-    from deployserver.models import ApiToken
-    from deployserver.services import tokens
-    from sqlalchemy import select
-    from tests.conftest import TEST_ACTOR
 
     with app.app_context():
         session = get_session()
