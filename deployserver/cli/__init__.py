@@ -47,8 +47,13 @@ def app_context(config: Config | None = None) -> Iterator[Flask]:
     from deployserver.app import create_app
 
     app = create_app(config)
-    with app.app_context():
-        yield app
+    try:
+        with app.app_context():
+            yield app
+    finally:
+        # Close pooled connections now rather than at garbage collection (tests run many
+        # commands in one process; a connection left to the collector warns).
+        app.extensions["deployserver"].engine.dispose()
 
 
 def echo_json(data: Any) -> None:
