@@ -1,5 +1,5 @@
 """REST API: one flask-smorest blueprint per resource."""
 
-from deployserver.api import health
+from deployserver.api import audit, channels, health, releases
 
-BLUEPRINTS = [health.blp]
+BLUEPRINTS = [health.blp, channels.blp, releases.blp, audit.blp]

@@ -47,8 +47,13 @@ def app_context(config: Config | None = None) -> Iterator[Flask]:
     from deployserver.app import create_app
 
     app = create_app(config)
-    with app.app_context():
-        yield app
+    try:
+        with app.app_context():
+            yield app
+    finally:
+        # Close pooled connections now rather than at garbage collection (tests run many
+        # commands in one process; a connection left to the collector warns).
+        app.extensions["deployserver"].engine.dispose()
 
 
 def echo_json(data: Any) -> None:
@@ -60,4 +65,4 @@ def main() -> None:
 
 
 # Command modules register themselves on ``cli`` when imported.
-from deployserver.cli import database, serve  # noqa: E402, F401
+from deployserver.cli import database, serve, tokens  # noqa: E402, F401

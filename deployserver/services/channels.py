@@ -1,0 +1,256 @@
+"""Channels: create, read, change base values, delete; the row lock that serialises heads.
+
+A channel's base values sit under every release served on it, so changing them rebuilds the
+stored served body of every release the channel has carried, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from deployserver.db import read_transaction, utcnow, write_transaction
+from deployserver.errors import Conflict, Invalid, NotFound
+from deployserver.models import Channel, ChannelEvent, ChannelRelease, Release
+from deployserver.pagination import Page, decode_cursor, page_of
+from deployserver.services import audit
+from deployserver.specs.canonical import digest_of, etag_for
+from deployserver.specs.merge import MergeConflict
+from deployserver.specs.paths import under
+from deployserver.specs.served import served_body
+from deployserver.specs.values import validate_values
+
+CHANNEL_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+MAX_DESCRIPTION = 4096
+
+
+@dataclass(frozen=True)
+class HeadRef:
+    id: str
+    version: str
+
+
+@dataclass(frozen=True)
+class ChannelView:
+    """A channel as the API shows it."""
+
+    name: str
+    description: str
+    values: dict[str, Any]
+    head: HeadRef | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def channel_state(channel: Channel) -> dict[str, Any]:
+    """What the audit log digests for a channel."""
+    return {
+        "name": channel.name,
+        "description": channel.description,
+        "values": channel.values,
+        "headReleaseId": channel.head_release_id,
+    }
+
+
+def channel_view(session: Session, channel: Channel) -> ChannelView:
+    head = None
+    if channel.head_release_id is not None:
+        version = session.scalar(
+            select(Release.version).where(Release.id == channel.head_release_id)
+        )
+        head = HeadRef(channel.head_release_id, version or "")
+    return ChannelView(
+        name=channel.name,
+        description=channel.description,
+        values=channel.values,
+        head=head,
+        created_at=channel.created_at,
+        updated_at=channel.updated_at,
+    )
+
+
+def validate_channel_name(name: Any, field: str = "name") -> str:
+    if not isinstance(name, str) or not CHANNEL_NAME_RE.fullmatch(name):
+        raise Invalid.field(
+            field,
+            "must be 1 to 63 lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit",
+        )
+    return name
+
+
+def _validate_description(description: Any) -> str:
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+        raise Invalid.field(
+            "description", f"must be a string of at most {MAX_DESCRIPTION} characters"
+        )
+    return description
+
+
+def find_channel(session: Session, name: str) -> Channel:
+    channel = session.scalar(select(Channel).where(Channel.name == name))
+    if channel is None:
+        raise NotFound(f"no channel {name!r}", "CHANNEL_NOT_FOUND")
+    return channel
+
+
+def lock_channel(session: Session, name: str) -> Channel:
+    """The channel row, locked until the transaction ends: head changes queue here.
+
+    ``FOR UPDATE`` on PostgreSQL and MariaDB; SQLite has no row locks, but every writer
+    already holds the database lock (BEGIN IMMEDIATE in ``write_transaction``).
+    """
+    channel = session.scalar(
+        select(Channel)
+        .where(Channel.name == name)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if channel is None:
+        raise NotFound(f"no channel {name!r}", "CHANNEL_NOT_FOUND")
+    return channel
+
+
+def create_channel(
+    session: Session,
+    actor: audit.Actor,
+    name: str,
+    description: str = "",
+    values: dict[str, Any] | None = None,
+) -> ChannelView:
+    """Create an empty channel with optional base values."""
+    validate_channel_name(name)
+    _validate_description(description)
+    values = validate_values({} if values is None else values)
+    with write_transaction(session):
+        if session.scalar(select(Channel.id).where(Channel.name == name)) is not None:
+            raise Conflict(f"channel {name!r} already exists", "CHANNEL_EXISTS")
+        now = utcnow()
+        channel = Channel(
+            name=name, description=description, values=values, created_at=now, updated_at=now
+        )
+        session.add(channel)
+        try:
+            session.flush()
+        except IntegrityError:
+            # Lost a race with a concurrent create of the same name.
+            raise Conflict(f"channel {name!r} already exists", "CHANNEL_EXISTS") from None
+        audit.record(
+            session,
+            actor,
+            "channel.create",
+            f"channel:{name}",
+            None,
+            digest_of(channel_state(channel)),
+        )
+        return channel_view(session, channel)
+
+
+def get_channel(session: Session, name: str) -> ChannelView:
+    with read_transaction(session):
+        return channel_view(session, find_channel(session, name))
+
+
+def list_channels(session: Session, limit: int, cursor: str | None) -> Page[ChannelView]:
+    """Channels by name."""
+    position = decode_cursor(cursor, "name")
+    query = (
+        select(Channel, Release.version)
+        .outerjoin(Release, Release.id == Channel.head_release_id)
+        .order_by(Channel.name)
+        .limit(limit + 1)
+    )
+    if position is not None:
+        query = query.where(Channel.name > str(position["name"]))
+    with read_transaction(session):
+        views = [
+            ChannelView(
+                name=channel.name,
+                description=channel.description,
+                values=channel.values,
+                head=HeadRef(channel.head_release_id, version)
+                if channel.head_release_id is not None
+                else None,
+                created_at=channel.created_at,
+                updated_at=channel.updated_at,
+            )
+            for channel, version in session.execute(query)
+        ]
+    return page_of(views, limit, lambda view: {"name": view.name})
+
+
+def update_channel(
+    session: Session,
+    actor: audit.Actor,
+    name: str,
+    description: str | None = None,
+    values: dict[str, Any] | None = None,
+) -> ChannelView:
+    """Change the description and/or replace the base values (rebuilding served bodies)."""
+    if description is not None:
+        _validate_description(description)
+    if values is not None:
+        validate_values(values)
+    with write_transaction(session):
+        channel = lock_channel(session, name)
+        before = digest_of(channel_state(channel))
+        if description is not None:
+            channel.description = description
+        if values is not None and digest_of(values) != digest_of(channel.values):
+            channel.values = values
+            _rebuild_served_bodies(session, channel)
+        after = digest_of(channel_state(channel))
+        if after != before:
+            channel.updated_at = utcnow()
+            audit.record(session, actor, "channel.update", f"channel:{name}", before, after)
+        return channel_view(session, channel)
+
+
+def _rebuild_served_bodies(session: Session, channel: Channel) -> None:
+    """Re-serve every release the channel has carried over its new base values.
+
+    Every one of them may be served again (pinned or rolled back to), so one clash with any
+    of them refuses the change.
+    """
+    rows = session.execute(
+        select(ChannelRelease, Release)
+        .join(Release, Release.id == ChannelRelease.release_id)
+        .where(ChannelRelease.channel_id == channel.id)
+        .order_by(ChannelRelease.arrived_at)
+    ).all()
+    for served, release in rows:
+        try:
+            body = served_body(release, channel)
+        except MergeConflict as exc:
+            raise Invalid(
+                f"{under('values', exc.path)}: clashes with release {release.version}: "
+                f"{exc.message}",
+                "MERGE_CONFLICT",
+                errors={under("values", exc.path): [f"release {release.version}: {exc.message}"]},
+            ) from None
+        served.body = body
+        served.etag = etag_for(body)
+
+
+def delete_channel(session: Session, actor: audit.Actor, name: str) -> None:
+    """Delete a channel that never had a head; one with history is kept (409)."""
+    with write_transaction(session):
+        channel = lock_channel(session, name)
+        events = session.scalar(
+            select(func.count())
+            .select_from(ChannelEvent)
+            .where(ChannelEvent.channel_id == channel.id)
+        )
+        if events:
+            raise Conflict(
+                f"channel {name!r} has release history and cannot be deleted", "CHANNEL_NOT_EMPTY"
+            )
+        before = digest_of(channel_state(channel))
+        session.delete(channel)
+        audit.record(session, actor, "channel.delete", f"channel:{name}", before, None)

@@ -1,0 +1,420 @@
+"""Releases and channel heads: publish, promote, rollback, and the history they leave.
+
+Releases are immutable once published. Every head change locks the channel row, appends one
+channel event whose previous release is the head it replaced (so history is one chain),
+moves ``channels.head_release_id`` and records the audit event, all in one transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from deployserver.db import read_transaction, utcnow, write_transaction
+from deployserver.errors import Conflict, Invalid, NotFound
+from deployserver.models import Channel, ChannelEvent, ChannelRelease, Release
+from deployserver.pagination import Page, decode_cursor, page_of
+from deployserver.services import audit
+from deployserver.services.channels import (
+    ChannelView,
+    channel_state,
+    channel_view,
+    find_channel,
+    lock_channel,
+)
+from deployserver.specs.canonical import NotCanonicalizable, canonical_json, digest_of, etag_for
+from deployserver.specs.charts import validate_chart
+from deployserver.specs.merge import MergeConflict
+from deployserver.specs.paths import under
+from deployserver.specs.served import served_body
+from deployserver.specs.values import (
+    parse_values_yaml,
+    validate_metadata,
+    validate_values,
+    validate_version,
+)
+
+MAX_NOTES = 65_536
+
+
+@dataclass(frozen=True)
+class ReleaseView:
+    """A release as the API shows it, with the channels it has been head of."""
+
+    id: str
+    version: str
+    chart: dict[str, Any]
+    values: dict[str, Any]
+    metadata: dict[str, str]
+    digest: str
+    notes: str
+    created_at: datetime
+    created_by: str
+    channels: list[str]
+
+
+@dataclass(frozen=True)
+class Published:
+    """The outcome of a publish or promote: ``changed`` is False when nothing was written."""
+
+    release: ReleaseView
+    changed: bool
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    id: int
+    action: str
+    release_id: str
+    previous_release_id: str | None
+    actor: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ReleaseSpec:
+    """A validated release body and its canonical JSON and digest, computed once."""
+
+    version: str
+    chart: dict[str, Any]
+    values: dict[str, Any]
+    metadata: dict[str, str]
+    notes: str
+    spec: str
+    digest: str
+
+
+def release_spec(
+    version: Any,
+    chart: Any,
+    values: Any = None,
+    values_yaml: str | None = None,
+    metadata: Any = None,
+    notes: Any = "",
+) -> ReleaseSpec:
+    """Validate what a publish was given; every refusal is a 422 naming the field."""
+    validate_version(version)
+    validate_chart(chart)
+    if values is not None and values_yaml is not None:
+        raise Invalid.field("valuesYaml", "give either values or valuesYaml, not both")
+    if values_yaml is not None:
+        values = parse_values_yaml(values_yaml)
+    values = validate_values({} if values is None else values)
+    metadata = validate_metadata(metadata)
+    if not isinstance(notes, str) or len(notes) > MAX_NOTES:
+        raise Invalid.field("notes", f"must be a string of at most {MAX_NOTES} characters")
+    own = {"chart": chart, "metadata": metadata, "values": values}
+    try:
+        spec = canonical_json(own)
+    except NotCanonicalizable as exc:
+        raise Invalid.field(exc.path or "values", exc.message) from None
+    return ReleaseSpec(
+        version=version,
+        chart=chart,
+        values=values,
+        metadata=metadata,
+        notes=notes,
+        spec=spec,
+        digest=digest_of(own),
+    )
+
+
+def release_state(release: Release) -> dict[str, Any]:
+    """What the audit log digests for a release (its content and identity)."""
+    return {
+        "id": release.id,
+        "version": release.version,
+        "digest": release.digest,
+        "notes": release.notes,
+    }
+
+
+def _channels_of(session: Session, release_ids: list[str]) -> dict[str, list[str]]:
+    names: dict[str, list[str]] = {release_id: [] for release_id in release_ids}
+    if release_ids:
+        rows = session.execute(
+            select(ChannelRelease.release_id, Channel.name)
+            .join(Channel, Channel.id == ChannelRelease.channel_id)
+            .where(ChannelRelease.release_id.in_(release_ids))
+            .order_by(Channel.name)
+        )
+        for release_id, name in rows:
+            names[release_id].append(name)
+    return names
+
+
+def release_view(release: Release, channels: list[str]) -> ReleaseView:
+    return ReleaseView(
+        id=release.id,
+        version=release.version,
+        chart=release.chart,
+        values=release.values,
+        metadata=release.meta,
+        digest=release.digest,
+        notes=release.notes,
+        created_at=release.created_at,
+        created_by=release.created_by,
+        channels=channels,
+    )
+
+
+def _view(session: Session, release: Release) -> ReleaseView:
+    return release_view(release, _channels_of(session, [release.id])[release.id])
+
+
+def _served_on(release: Release, channel: Channel) -> str:
+    try:
+        return served_body(release, channel)
+    except MergeConflict as exc:
+        path = under("values", exc.path)
+        raise Invalid(
+            f"{path}: clashes with the base values of channel {channel.name!r}: {exc.message}",
+            "MERGE_CONFLICT",
+            errors={path: [exc.message]},
+        ) from None
+
+
+def _move_head(
+    session: Session, actor: audit.Actor, channel: Channel, release: Release, action: str
+) -> None:
+    """Make ``release`` the head of the locked ``channel``, recording the event and audit."""
+    before = digest_of(channel_state(channel))
+    now = utcnow()
+    served = session.get(ChannelRelease, (channel.id, release.id))
+    if served is None:
+        body = _served_on(release, channel)
+        session.add(
+            ChannelRelease(
+                channel_id=channel.id,
+                release_id=release.id,
+                body=body,
+                etag=etag_for(body),
+                arrived_at=now,
+            )
+        )
+    session.add(
+        ChannelEvent(
+            channel_id=channel.id,
+            release_id=release.id,
+            previous_release_id=channel.head_release_id,
+            action=action,
+            actor=actor.name,
+            at=now,
+        )
+    )
+    channel.head_release_id = release.id
+    channel.updated_at = now
+    audit.record(
+        session,
+        actor,
+        f"channel.{action}",
+        f"channel:{channel.name}",
+        before,
+        digest_of(channel_state(channel)),
+    )
+
+
+def publish_release(
+    session: Session,
+    actor: audit.Actor,
+    channel_name: str,
+    version: Any,
+    chart: Any,
+    values: Any = None,
+    values_yaml: str | None = None,
+    metadata: Any = None,
+    notes: Any = "",
+) -> Published:
+    """Create a release and make it the channel's head.
+
+    The same version with the same digest again changes nothing and returns the stored
+    release (``changed`` False); with another digest it is 409 ``VERSION_EXISTS``.
+    """
+    spec = release_spec(version, chart, values, values_yaml, metadata, notes)
+    with write_transaction(session):
+        channel = lock_channel(session, channel_name)
+        existing = session.scalar(select(Release).where(Release.version == spec.version))
+        if existing is not None:
+            if existing.version == spec.version and existing.digest == spec.digest:
+                return Published(_view(session, existing), changed=False)
+            raise Conflict(
+                f"version {spec.version} exists with other content; publish a new version",
+                "VERSION_EXISTS",
+            )
+        release = Release(
+            id=str(uuid.uuid4()),
+            version=spec.version,
+            chart=spec.chart,
+            values=spec.values,
+            meta=spec.metadata,
+            notes=spec.notes,
+            spec=spec.spec,
+            digest=spec.digest,
+            created_at=utcnow(),
+            created_by=actor.name,
+        )
+        # Refused before anything is written when the release clashes with the base values.
+        _served_on(release, channel)
+        session.add(release)
+        try:
+            session.flush()
+        except IntegrityError:
+            # A concurrent publish of the same version on another channel won the race.
+            raise Conflict(f"version {spec.version} already exists", "VERSION_EXISTS") from None
+        audit.record(
+            session,
+            actor,
+            "release.create",
+            f"release:{release.id}",
+            None,
+            digest_of(release_state(release)),
+        )
+        _move_head(session, actor, channel, release, "publish")
+        return Published(_view(session, release), changed=True)
+
+
+def _find_release(session: Session, release_id: str) -> Release:
+    release = session.get(Release, release_id) if len(release_id) <= 36 else None
+    if release is None:
+        raise NotFound(f"no release {release_id!r}", "RELEASE_NOT_FOUND")
+    return release
+
+
+def promote_release(
+    session: Session, actor: audit.Actor, channel_name: str, release_id: str
+) -> Published:
+    """Make an existing release (same id, same content) the channel's head too."""
+    with write_transaction(session):
+        channel = lock_channel(session, channel_name)
+        release = _find_release(session, release_id)
+        if channel.head_release_id == release.id:
+            return Published(_view(session, release), changed=False)
+        _move_head(session, actor, channel, release, "promote")
+        return Published(_view(session, release), changed=True)
+
+
+def rollback_channel(
+    session: Session, actor: audit.Actor, channel_name: str, release_id: str | None = None
+) -> ChannelView:
+    """Move the head back, as ``helm rollback`` does.
+
+    Without ``release_id`` the head returns to the one before the current head (so a second
+    rollback undoes the first); with one, to that release, which must have been head here.
+    """
+    with write_transaction(session):
+        channel = lock_channel(session, channel_name)
+        if release_id is None:
+            latest = session.scalar(
+                select(ChannelEvent)
+                .where(ChannelEvent.channel_id == channel.id)
+                .order_by(ChannelEvent.id.desc())
+                .limit(1)
+            )
+            if latest is None or latest.previous_release_id is None:
+                raise Conflict(
+                    f"channel {channel_name!r} has no earlier head to roll back to",
+                    "NOTHING_TO_ROLL_BACK",
+                )
+            target_id = latest.previous_release_id
+        else:
+            served = (
+                session.get(ChannelRelease, (channel.id, release_id))
+                if len(release_id) <= 36
+                else None
+            )
+            if served is None:
+                raise Invalid.field(
+                    "releaseId",
+                    f"release {release_id!r} has never been head of channel {channel_name!r}",
+                    "NOT_IN_CHANNEL_HISTORY",
+                )
+            target_id = release_id
+        if target_id != channel.head_release_id:
+            release = session.get(Release, target_id)
+            assert release is not None  # channel events and channel releases reference it
+            _move_head(session, actor, channel, release, "rollback")
+        return channel_view(session, channel)
+
+
+def get_release(session: Session, release_id: str) -> ReleaseView:
+    with read_transaction(session):
+        return _view(session, _find_release(session, release_id))
+
+
+def list_channel_releases(
+    session: Session, channel_name: str, limit: int, cursor: str | None
+) -> Page[ReleaseView]:
+    """Every release that has been head of the channel, newest arrival first."""
+    position = decode_cursor(cursor, "arrivedAt", "id")
+    with read_transaction(session):
+        channel = find_channel(session, channel_name)
+        query = (
+            select(Release, ChannelRelease.arrived_at)
+            .join(ChannelRelease, ChannelRelease.release_id == Release.id)
+            .where(ChannelRelease.channel_id == channel.id)
+            .order_by(ChannelRelease.arrived_at.desc(), Release.id.desc())
+            .limit(limit + 1)
+        )
+        if position is not None:
+            arrived = _cursor_time(position["arrivedAt"])
+            query = query.where(
+                or_(
+                    ChannelRelease.arrived_at < arrived,
+                    and_(ChannelRelease.arrived_at == arrived, Release.id < str(position["id"])),
+                )
+            )
+        rows = session.execute(query).all()
+        channels = _channels_of(session, [release.id for release, _ in rows])
+        items = [
+            (release_view(release, channels[release.id]), arrived) for release, arrived in rows
+        ]
+    page = page_of(items, limit, lambda item: {"arrivedAt": item[1].isoformat(), "id": item[0].id})
+    return Page([view for view, _ in page.items], page.next_cursor)
+
+
+def _cursor_time(raw: Any) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(raw))
+    except ValueError:
+        raise Invalid.field("cursor", "is not a valid cursor", "INVALID_CURSOR") from None
+    if moment.tzinfo is None:
+        raise Invalid.field("cursor", "is not a valid cursor", "INVALID_CURSOR")
+    return moment
+
+
+def channel_history(
+    session: Session, channel_name: str, limit: int, cursor: str | None
+) -> Page[HistoryEntry]:
+    """Every head change of the channel, newest first."""
+    position = decode_cursor(cursor, "id")
+    with read_transaction(session):
+        channel = find_channel(session, channel_name)
+        query = (
+            select(ChannelEvent)
+            .where(ChannelEvent.channel_id == channel.id)
+            .order_by(ChannelEvent.id.desc())
+            .limit(limit + 1)
+        )
+        if position is not None:
+            try:
+                query = query.where(ChannelEvent.id < int(position["id"]))
+            except (TypeError, ValueError):
+                raise Invalid.field("cursor", "is not a valid cursor", "INVALID_CURSOR") from None
+        entries = [
+            HistoryEntry(
+                id=event.id,
+                action=event.action,
+                release_id=event.release_id,
+                previous_release_id=event.previous_release_id,
+                actor=event.actor,
+                at=event.at,
+            )
+            for event in session.scalars(query)
+        ]
+    return page_of(entries, limit, lambda entry: {"id": entry.id})

@@ -1,0 +1,62 @@
+"""The operator's merge rules for values (operator-client.md): the one implementation.
+
+``first`` is the earlier, winning layer. Maps merge key by key, lists concatenate (``first``'s
+items first), scalars keep ``first``'s value. The operator fails the whole reconcile on a kind
+clash or a null meeting anything, so the server refuses those instead of serving them.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from deployserver.specs.paths import key_path
+
+
+class MergeConflict(ValueError):
+    """Two layers hold incompatible values at ``path`` (a kind clash or a null)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path or '(root)'}: {message}")
+        self.path = path
+        self.message = message
+
+
+def kind_of(value: Any) -> str:
+    """The kind the operator compares: map, list, string, number, bool or null."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):  # before number: bool is an int in Python
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        return "map"
+    if isinstance(value, list | tuple):
+        return "list"
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
+def merge_values(first: Any, second: Any, path: str = "") -> Any:
+    """Merge ``second`` under ``first``; raises :class:`MergeConflict` naming the path.
+
+    Neither argument is modified; the result shares no containers with them.
+    """
+    first_kind, second_kind = kind_of(first), kind_of(second)
+    if first_kind == "null" or second_kind == "null":
+        raise MergeConflict(path, "null cannot be merged with another value")
+    if first_kind != second_kind:
+        raise MergeConflict(path, f"{first_kind} in one layer clashes with {second_kind}")
+    if first_kind == "map":
+        merged = {key: copy.deepcopy(value) for key, value in second.items()}
+        for key, value in first.items():
+            if key in second:
+                merged[key] = merge_values(value, second[key], key_path(path, key))
+            else:
+                merged[key] = copy.deepcopy(value)
+        return merged
+    if first_kind == "list":
+        return copy.deepcopy(list(first)) + copy.deepcopy(list(second))
+    return first

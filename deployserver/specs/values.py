@@ -1,0 +1,165 @@
+"""Helm values, release metadata and versions as the operator can consume them.
+
+Values are a JSON object with no null anywhere (the operator's merge crashes on one),
+numbers that JSON can carry, and a ``reconcileFrequency`` the operator can parse with Go's
+``time.ParseDuration``. YAML is read with the safe loader restricted to plain data.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import yaml
+
+from deployserver.errors import Invalid
+from deployserver.specs.paths import index_path, key_path, under
+
+# semver.org's recommended pattern: SemVer 2.0 exactly (no leading zeros, no "v" prefix).
+SEMVER_RE = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+RESERVED_METADATA_KEYS = ("channel", "version", "releaseId", "publishedAt")
+RECONCILE_FREQUENCY = "reconcileFrequency"
+# More than a 1 MiB JSON body can hold; only alias expansion gets past it.
+MAX_VALUE_NODES = 1_000_000
+
+# Go's time.ParseDuration: "0", or a signed sequence of decimal numbers each with a unit.
+_GO_DURATION_RE = re.compile(r"^[-+]?(?:0|(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)$")
+_GO_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_NANOSECONDS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "μs": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+}
+_GO_MAX_DURATION = 2**63 - 1
+
+
+def is_semver(version: Any) -> bool:
+    return isinstance(version, str) and SEMVER_RE.fullmatch(version) is not None
+
+
+def validate_version(version: Any, field: str = "version") -> str:
+    if not is_semver(version):
+        raise Invalid.field(field, "must be a SemVer 2.0 version such as 1.2.3 or 1.2.3-rc.1")
+    return str(version)
+
+
+def is_go_duration(text: Any) -> bool:
+    """True when Go's ``time.ParseDuration`` accepts ``text`` (grammar and int64 range)."""
+    if not isinstance(text, str) or not _GO_DURATION_RE.fullmatch(text):
+        return False
+    from fractions import Fraction
+
+    total = sum(
+        (Fraction(number) * _NANOSECONDS[unit] for number, unit in _GO_DURATION_PART.findall(text)),
+        Fraction(0),
+    )
+    return total <= _GO_MAX_DURATION
+
+
+def validate_values(values: Any, field: str = "values") -> dict[str, Any]:
+    """Return ``values`` when the operator can merge and use them; else 422 naming the path."""
+    if not isinstance(values, dict):
+        raise Invalid.field(field, "must be an object")
+    _check_value(values, "", field)
+    if RECONCILE_FREQUENCY in values and not is_go_duration(values[RECONCILE_FREQUENCY]):
+        raise Invalid.field(
+            under(field, RECONCILE_FREQUENCY),
+            "must be a Go duration string such as 10m, 1h30m or 300ms",
+        )
+    return values
+
+
+def _check_value(value: Any, path: str, field: str) -> None:
+    # Iterative over a stack: deeply nested input must not exhaust the recursion limit, and
+    # counted: YAML aliases can expand a small document into billions of nodes.
+    stack: list[tuple[Any, str]] = [(value, path)]
+    visited = 0
+    while stack:
+        item, where = stack.pop()
+        visited += 1
+        if visited > MAX_VALUE_NODES:
+            raise Invalid.field(field, f"holds more than {MAX_VALUE_NODES} values")
+        if item is None:
+            raise Invalid.field(under(field, where), "null is not allowed in values")
+        if isinstance(item, bool | str | int):
+            continue
+        if isinstance(item, float):
+            if math.isnan(item) or math.isinf(item):
+                raise Invalid.field(under(field, where), "NaN and infinities are not allowed")
+            continue
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    raise Invalid.field(
+                        under(field, where), f"key {key!r} is not a string (quote it)"
+                    )
+                stack.append((child, key_path(where, key)))
+            continue
+        if isinstance(item, list):
+            stack.extend((child, index_path(where, i)) for i, child in enumerate(item))
+            continue
+        raise Invalid.field(under(field, where), f"{type(item).__name__} is not plain data")
+
+
+def validate_metadata(metadata: Any, field: str = "metadata") -> dict[str, str]:
+    """String-to-string metadata without the keys the server sets itself."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise Invalid.field(field, "must be an object of strings")
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not key:
+            raise Invalid.field(field, "keys must be non-empty strings")
+        if key in RESERVED_METADATA_KEYS:
+            raise Invalid.field(
+                key_path(field, key), "is reserved: the server sets it when serving"
+            )
+        if not isinstance(value, str):
+            raise Invalid.field(
+                key_path(field, key), "must be a string (the operator reads strings only)"
+            )
+    return metadata
+
+
+class PlainDataLoader(yaml.SafeLoader):
+    """The safe loader without the types beyond JSON's: no timestamps, sets, binary, omap."""
+
+
+def _refuse_tag(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    what = "a date or timestamp" if node.tag.endswith(":timestamp") else f"the tag {node.tag}"
+    raise yaml.constructor.ConstructorError(
+        None, None, f"{what} is not plain data (quote it)", node.start_mark
+    )
+
+
+for _tag in ("timestamp", "binary", "set", "omap", "pairs"):
+    PlainDataLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
+PlainDataLoader.add_constructor(None, _refuse_tag)
+
+
+def parse_values_yaml(text: str, field: str = "valuesYaml") -> dict[str, Any]:
+    """Parse YAML values with :class:`PlainDataLoader`; errors name line and column."""
+    try:
+        # yaml.safe_load with fewer types: PlainDataLoader is a SafeLoader subclass.
+        data = yaml.load(text, Loader=PlainDataLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise Invalid.field(field, f"{where}{exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise Invalid.field(field, f"is not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise Invalid.field(field, "must be a YAML mapping")
+    return validate_values(data, field)
