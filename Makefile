@@ -57,6 +57,7 @@ test: $(DEV_STAMP) ## Lint, check migrations against models, run the test suite
 	$(BIN)/pytest
 
 bench: $(DEV_STAMP) ## Polling throughput: full licensed poll vs a bare Flask view (wrk)
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python -m bench.poll
 
 clean: ## Remove the virtualenv and caches

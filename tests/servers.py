@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 CLI = [sys.executable, "-m", "deployserver.cli"]
 
@@ -78,3 +80,40 @@ def running_server(env: dict[str, str], workers: int = 2) -> Iterator[str]:
             process.wait()
         if process.stdout:
             process.stdout.close()
+
+
+class HttpResult:
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def http(
+    method: str,
+    url: str,
+    headers: dict[str, str] | None = None,
+    body: Any = None,
+) -> HttpResult:
+    """One HTTP exchange on a fresh connection; error statuses are returned, not raised."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, method=method, data=data, headers=dict(headers or {}))
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return HttpResult(response.status, dict(response.headers), response.read())
+    except urllib.error.HTTPError as error:
+        return HttpResult(error.code, dict(error.headers), error.read())
+
+
+def admin_token(env: dict[str, str]) -> dict[str, str]:
+    """Create an admin token with the CLI; return headers presenting it."""
+    result = run_cli(
+        "tokens", "create", "--name", f"admin-{free_port()}", "--role", "admin", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    return {"Authorization": f"Bearer {result.stdout.strip().splitlines()[-1]}"}

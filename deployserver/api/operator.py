@@ -1,0 +1,134 @@
+"""The endpoint operators poll (API.md section 1): the product's hot path.
+
+Per request: parse Basic auth, verify the license (cached), find the stored bytes of the
+channel's head (cached), return them. No schema, no JSON encoding and no ORM object here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from deployserver.errors import BASIC_CHALLENGE, Unauthorized
+from deployserver.extensions import state
+from deployserver.feed import ServedSpec, spec_feed
+from deployserver.licensing.verify import license_verifier
+
+blp = Blueprint(
+    "operator",
+    __name__,
+    url_prefix="/api/v1/operator",
+    description="Specs for the W&B operator (HTTP Basic `license:<jwt>`, or anonymous)",
+)
+
+# Verdict codes that have their own poll error; every other refusal is LICENSE_INVALID.
+REFUSALS = {
+    "EXPIRED": "LICENSE_EXPIRED",
+    "NOT_YET_VALID": "LICENSE_NOT_YET_VALID",
+    "REVOKED": "LICENSE_REVOKED",
+    "SUSPENDED": "LICENSE_SUSPENDED",
+}
+LICENSE_USER = "license"
+
+
+class OperatorSpecSchema(Schema):
+    chart = fields.Dict(required=True, metadata={"description": "Helm chart reference"})
+    metadata = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    values = fields.Dict(required=True, metadata={"description": "Helm values"})
+
+
+class ProblemSchema(Schema):
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    code = fields.String()
+    requestId = fields.String()
+
+
+def _refuse(code: str, detail: str) -> Unauthorized:
+    return Unauthorized(detail, code, headers={"WWW-Authenticate": BASIC_CHALLENGE})
+
+
+def caller_channel() -> str:
+    """The channel this poll is entitled to, from its license or the anonymous default."""
+    app_state = state()
+    config = app_state.config
+    header = request.headers.get("Authorization")
+    if header is None:
+        if not config.allow_anonymous:
+            raise _refuse("LICENSE_REQUIRED", "a license is required (HTTP Basic, user license)")
+        return config.default_channel
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "basic":
+        raise _refuse("LICENSE_INVALID", "send the license as HTTP Basic with user license")
+    try:
+        user, _, token = base64.b64decode(credentials, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise _refuse("LICENSE_INVALID", "the Basic credentials are not valid base64") from None
+    if user != LICENSE_USER:
+        raise _refuse("LICENSE_INVALID", "the Basic user name must be license")
+    verdict = license_verifier(app_state).verify(token)
+    if not verdict.valid:
+        raise _refuse(REFUSALS.get(verdict.code, "LICENSE_INVALID"), verdict.detail)
+    assert verdict.license is not None
+    return verdict.license.channel or config.default_channel
+
+
+def spec_response(spec: ServedSpec) -> Response:
+    """The stored bytes with a strong ETag; 304 when the caller already has them."""
+    condition = request.headers.get("If-None-Match")
+    if condition is not None and _etag_matches(condition, spec.etag):
+        response = Response(status=304)
+    else:
+        response = Response(spec.body, mimetype="application/json")
+    response.headers["ETag"] = spec.etag
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _etag_matches(condition: str, etag: str) -> bool:
+    # If-None-Match uses the weak comparison (RFC 9110 13.1.2).
+    if condition.strip() == "*":
+        return True
+    return any(tag.strip().removeprefix("W/") == etag for tag in condition.split(","))
+
+
+_ERRORS = {
+    401: "License missing, invalid, expired, not yet valid, revoked or suspended",
+    404: "Channel not found or empty, or release not visible",
+    503: "Database unavailable and no earlier answer known",
+}
+
+
+def _document_errors(view):  # type: ignore[no-untyped-def]
+    for status, description in _ERRORS.items():
+        view = blp.alt_response(status, schema=ProblemSchema, description=description)(view)
+    return view
+
+
+@blp.route("/channel")
+class OperatorChannel(MethodView):
+    @blp.alt_response(200, schema=OperatorSpecSchema, success=True, description="The spec")
+    @blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
+    @_document_errors
+    def get(self) -> Response:
+        """The current spec of the channel the caller's license names."""
+        channel = caller_channel()
+        return spec_response(spec_feed(state()).head(channel))
+
+
+@blp.route("/channel/release/<string:release_id>")
+class OperatorPinnedRelease(MethodView):
+    @blp.alt_response(200, schema=OperatorSpecSchema, success=True, description="The spec")
+    @blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
+    @_document_errors
+    def get(self, release_id: str) -> Response:
+        """The spec of one release that is or was head of the caller's channel (pinning)."""
+        channel = caller_channel()
+        return spec_response(spec_feed(state()).pinned(channel, release_id))
