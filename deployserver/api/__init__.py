@@ -1,5 +1,5 @@
 """REST API: one flask-smorest blueprint per resource."""
 
-from deployserver.api import health
+from deployserver.api import health, jwks, keys, licenses
 
-BLUEPRINTS = [health.blp]
+BLUEPRINTS = [health.blp, jwks.blp, keys.blp, licenses.blp]

@@ -60,4 +60,4 @@ def main() -> None:
 
 
 # Command modules register themselves on ``cli`` when imported.
-from deployserver.cli import database, serve  # noqa: E402, F401
+from deployserver.cli import database, keys, licenses, serve  # noqa: E402, F401
