@@ -307,11 +307,11 @@ def judge(
     segments = token.split(".")
     if len(segments) != 3:
         return _reject(MALFORMED, f"a license has 3 dot-separated segments, not {len(segments)}")
-    header_segment = segments[0]
-    if not all(_BASE64URL.fullmatch(segment) for segment in segments):
-        return _reject(MALFORMED, "a segment is empty or not base64url")
+    header_segment, payload_segment, signature_segment = segments
     if len(header_segment) > MAX_HEADER_SEGMENT:
         return _reject(MALFORMED, "the header is too large")
+    if not _BASE64URL.fullmatch(header_segment):
+        return _reject(MALFORMED, "the header is empty or not base64url")
     try:
         header = json.loads(_b64decode(header_segment), parse_constant=_refuse_constant)
     except (ValueError, binascii.Error, RecursionError):
@@ -328,6 +328,8 @@ def judge(
     typ = header.get("typ", "JWT")
     if not isinstance(typ, str) or typ.upper() != "JWT":
         return _reject(MALFORMED, f"typ {_short(typ)} is not JWT")
+    if not (_BASE64URL.fullmatch(payload_segment) and _BASE64URL.fullmatch(signature_segment)):
+        return _reject(MALFORMED, "the payload or signature is empty or not base64url")
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid or len(kid) > MAX_KID_LENGTH:
         return _reject(UNKNOWN_KEY, "the header names no usable key id")
@@ -460,6 +462,11 @@ class LicenseVerifier:
         self._refresh_due = -math.inf
         self._refresh_lock = threading.Lock()
         self._cache_lock = threading.Lock()
+
+    @property
+    def cache_size(self) -> int:
+        """Verdicts currently cached (for metrics and tests)."""
+        return len(self._cache)
 
     def verify(self, token: str) -> Verdict:
         """Judge a license; raises :class:`~deployserver.errors.Unavailable` only when
