@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -77,16 +78,24 @@ class LicenseSchema(Schema):
     entitlements = fields.Function(lambda row: row.claims.get("entitlements", {}))
 
 
+@dataclass(frozen=True)
+class IssuedLicense:
+    """A new license and its JWT (a tuple would read as flask-smorest's (body, status))."""
+
+    license: License
+    token: str
+
+
 class IssuedLicenseSchema(LicenseSchema):
     token = fields.String(required=True, metadata={"description": "the license JWT, shown once"})
 
     @pre_dump
-    def unpack(self, issued: tuple[License, str], **_: Any) -> SimpleNamespace:
-        row, token = issued
+    def unpack(self, issued: IssuedLicense, **_: Any) -> SimpleNamespace:
+        row = issued.license
         return SimpleNamespace(
-            **{name: getattr(row, name) for name in self.fields if name != "entitlements"},
+            **{name: getattr(row, name) for name in self.fields if hasattr(row, name)},
             claims=row.claims,
-            token=token,
+            token=issued.token,
         )
 
 
@@ -127,9 +136,10 @@ class Licenses(MethodView):
     @blp.alt_response(401, schema=ProblemSchema, description="No valid token")
     @blp.alt_response(403, schema=ProblemSchema, description="Not an admin")
     @blp.alt_response(422, schema=ProblemSchema, description="Invalid, or an unknown channel")
-    def post(self, data: dict[str, Any]) -> tuple[License, str]:
+    def post(self, data: dict[str, Any]) -> IssuedLicense:
         """Issue a license (the token is shown only in this answer)."""
-        return licenses.issue_license(get_session(), current_actor(), state().config, **data)
+        row, token = licenses.issue_license(get_session(), current_actor(), state().config, **data)
+        return IssuedLicense(row, token)
 
     @require("admin")
     @blp.arguments(LicenseListArgsSchema, location="query")
