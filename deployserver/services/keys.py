@@ -16,7 +16,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from deployserver.db import get_session, read_transaction, utcnow, write_transaction
+from deployserver.db import end_read, get_session, utcnow, write_transaction
 from deployserver.errors import Conflict, Invalid, NotFound
 from deployserver.extensions import AppState, state
 from deployserver.licensing import keys as key_material
@@ -128,8 +128,8 @@ def list_keys(session: Session, limit: int = 500, cursor: str | None = None) -> 
                 and_(SigningKey.created_at == at, SigningKey.kid < str(position["kid"])),
             )
         )
-    with read_transaction(session):
-        rows = list(session.scalars(query))
+    rows = list(session.scalars(query))
+    end_read(session)
     return page_of(rows, limit, lambda key: {"at": key.created_at.isoformat(), "kid": key.kid})
 
 

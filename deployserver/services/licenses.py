@@ -17,7 +17,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from deployserver.config import Config
-from deployserver.db import read_transaction, utcnow, write_transaction
+from deployserver.db import end_read, utcnow, write_transaction
 from deployserver.errors import Conflict, Invalid, NotFound
 from deployserver.licensing.verify import MAX_TOKEN_LENGTH
 from deployserver.models import Channel, License
@@ -220,8 +220,8 @@ def reinstate_license(session: Session, actor: audit.Actor, license_id: str) -> 
 
 
 def get_license(session: Session, license_id: str) -> License:
-    with read_transaction(session):
-        license = session.get(License, license_id) if _is_uuid(license_id) else None
+    license = session.get(License, license_id) if _is_uuid(license_id) else None
+    end_read(session)
     if license is None:
         raise NotFound(f"no license {license_id!r}", "LICENSE_NOT_FOUND")
     return license
@@ -256,6 +256,6 @@ def list_licenses(
                 and_(License.issued_at == at, License.id < str(position["id"])),
             )
         )
-    with read_transaction(session):
-        rows = list(session.scalars(query))
+    rows = list(session.scalars(query))
+    end_read(session)
     return page_of(rows, limit, lambda row: {"at": row.issued_at.isoformat(), "id": row.id})
