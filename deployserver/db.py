@@ -146,3 +146,12 @@ def read_transaction(session: Session) -> Iterator[Session]:
         yield session
     finally:
         session.rollback()
+
+
+def end_read(session: Session) -> None:
+    """End a read-only transaction but keep what it loaded usable.
+
+    A rollback expires every loaded object, so serialising a list afterwards would reload
+    each row with its own query; committing a transaction that wrote nothing does not.
+    """
+    session.commit()

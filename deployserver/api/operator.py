@@ -14,6 +14,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from deployserver.api.schemas import problems
 from deployserver.errors import BASIC_CHALLENGE, Unauthorized
 from deployserver.extensions import state
 from deployserver.feed import ServedSpec, spec_feed
@@ -34,21 +35,14 @@ REFUSALS = {
     "SUSPENDED": "LICENSE_SUSPENDED",
 }
 LICENSE_USER = "license"
+LICENSE_REFUSED = "License missing, invalid, expired, not yet valid, revoked or suspended"
+NOT_SERVED = "Channel not found or empty, or the release is not visible to this license"
 
 
 class OperatorSpecSchema(Schema):
     chart = fields.Dict(required=True, metadata={"description": "Helm chart reference"})
     metadata = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
     values = fields.Dict(required=True, metadata={"description": "Helm values"})
-
-
-class ProblemSchema(Schema):
-    type = fields.String()
-    title = fields.String()
-    status = fields.Integer()
-    detail = fields.String()
-    code = fields.String()
-    requestId = fields.String()
 
 
 def _refuse(code: str, detail: str) -> Unauthorized:
@@ -99,24 +93,11 @@ def _etag_matches(condition: str, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == etag for tag in condition.split(","))
 
 
-_ERRORS = {
-    401: "License missing, invalid, expired, not yet valid, revoked or suspended",
-    404: "Channel not found or empty, or release not visible",
-    503: "Database unavailable and no earlier answer known",
-}
-
-
-def _document_errors(view):  # type: ignore[no-untyped-def]
-    for status, description in _ERRORS.items():
-        view = blp.alt_response(status, schema=ProblemSchema, description=description)(view)
-    return view
-
-
 @blp.route("/channel")
 class OperatorChannel(MethodView):
     @blp.alt_response(200, schema=OperatorSpecSchema, success=True, description="The spec")
     @blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
-    @_document_errors
+    @problems(blp, 401, 404, 503, s401=LICENSE_REFUSED, s404=NOT_SERVED)
     def get(self) -> Response:
         """The current spec of the channel the caller's license names."""
         channel = caller_channel()
@@ -127,7 +108,7 @@ class OperatorChannel(MethodView):
 class OperatorPinnedRelease(MethodView):
     @blp.alt_response(200, schema=OperatorSpecSchema, success=True, description="The spec")
     @blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
-    @_document_errors
+    @problems(blp, 401, 404, 503, s401=LICENSE_REFUSED, s404=NOT_SERVED)
     def get(self, release_id: str) -> Response:
         """The spec of one release that is or was head of the caller's channel (pinning)."""
         channel = caller_channel()

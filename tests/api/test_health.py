@@ -7,6 +7,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from deployserver.extensions import state
+from deployserver.services.keys import ensure_signing_key
 
 
 def test_healthz(client: FlaskClient) -> None:
@@ -15,12 +16,21 @@ def test_healthz(client: FlaskClient) -> None:
     assert response.get_json() == {"status": "ok"}
 
 
-def test_readyz_when_migrated(client: FlaskClient) -> None:
+def test_readyz_when_migrated(app: Flask, client: FlaskClient) -> None:
+    with app.app_context():
+        ensure_signing_key(app)
     response = client.get("/readyz")
     body = response.get_json()
     assert response.status_code == 200, body
     assert body["checks"]["database"] == "ok"
     assert body["checks"]["migrations"] == "ok"
+    assert body["checks"]["signing_key"] == "ok"
+
+
+def test_readyz_not_ready_without_a_signing_key(client: FlaskClient) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["signing_key"] == "no active signing key"
 
 
 def test_readyz_not_ready_when_migrations_behind(app: Flask, client: FlaskClient) -> None:

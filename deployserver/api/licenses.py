@@ -1,0 +1,194 @@
+"""Licenses: validation (unauthenticated) and, for admins, issuing, reading and status changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, pre_dump, validate
+
+from deployserver.api.schemas import ProblemSchema, Timestamp
+from deployserver.auth import current_actor, require
+from deployserver.db import get_session
+from deployserver.errors import Invalid
+from deployserver.extensions import state
+from deployserver.licensing.credentials import license_from_authorization
+from deployserver.licensing.verify import CODES, license_verifier
+from deployserver.models import License
+from deployserver.pagination import PageArgsSchema
+from deployserver.services import licenses
+from deployserver.services.licenses import MAX_TTL_DAYS, STATUSES
+
+blp = Blueprint(
+    "licenses",
+    __name__,
+    url_prefix="/api/v1/licenses",
+    description="Signed licenses: validate, issue, revoke, suspend and reinstate",
+)
+
+
+class ValidateSchema(Schema):
+    license = fields.String(metadata={"description": "the license JWT (or send it as Basic)"})
+
+
+class LicenseViewSchema(Schema):
+    id = fields.String(required=True)
+    subject = fields.String(required=True)
+    channel = fields.String(allow_none=True)
+    issuedAt = fields.String(allow_none=True)
+    notBefore = fields.String(allow_none=True)
+    expiresAt = fields.String(allow_none=True)
+    entitlements = fields.Dict(keys=fields.String())
+
+
+class VerdictSchema(Schema):
+    valid = fields.Boolean(required=True)
+    code = fields.String(required=True, validate=validate.OneOf(CODES))
+    detail = fields.String(required=True)
+    license = fields.Nested(LicenseViewSchema, metadata={"description": "when signed by us"})
+
+
+class IssueSchema(Schema):
+    subject = fields.String(required=True, validate=validate.Length(1, 255))
+    channel = fields.String(required=True, validate=validate.Length(1, 63))
+    expires_at = fields.AwareDateTime(data_key="expiresAt")
+    ttl_days = fields.Integer(
+        data_key="ttlDays", strict=True, validate=validate.Range(1, MAX_TTL_DAYS)
+    )
+    perpetual = fields.Boolean(load_default=False)
+    not_before = fields.AwareDateTime(data_key="notBefore")
+    entitlements = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class LicenseSchema(Schema):
+    id = fields.String(required=True)
+    subject = fields.String(required=True)
+    channel = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    kid = fields.String(required=True)
+    issued_at = Timestamp(data_key="issuedAt")
+    not_before = Timestamp(data_key="notBefore")
+    expires_at = Timestamp(data_key="expiresAt", allow_none=True)
+    issued_by = fields.String(data_key="issuedBy")
+    status_changed_at = Timestamp(data_key="statusChangedAt", allow_none=True)
+    entitlements = fields.Function(lambda row: row.claims.get("entitlements", {}))
+
+
+@dataclass(frozen=True)
+class IssuedLicense:
+    """A new license and its JWT (a tuple would read as flask-smorest's (body, status))."""
+
+    license: License
+    token: str
+
+
+class IssuedLicenseSchema(LicenseSchema):
+    token = fields.String(required=True, metadata={"description": "the license JWT, shown once"})
+
+    @pre_dump
+    def unpack(self, issued: IssuedLicense, **_: Any) -> SimpleNamespace:
+        row = issued.license
+        return SimpleNamespace(
+            **{name: getattr(row, name) for name in self.fields if hasattr(row, name)},
+            claims=row.claims,
+            token=issued.token,
+        )
+
+
+class LicenseListArgsSchema(PageArgsSchema):
+    subject = fields.String()
+    channel = fields.String()
+    status = fields.String(validate=validate.OneOf(STATUSES))
+
+
+class LicensePageSchema(Schema):
+    items = fields.List(fields.Nested(LicenseSchema), required=True)
+    nextCursor = fields.String(allow_none=True, required=True)
+
+
+@blp.route("/validate")
+class Validate(MethodView):
+    @blp.arguments(ValidateSchema, required=False)
+    @blp.response(200, VerdictSchema)
+    @blp.alt_response(401, schema=ProblemSchema, description="Credentials that are not a license")
+    @blp.alt_response(422, schema=ProblemSchema, description="No license given")
+    @blp.alt_response(503, schema=ProblemSchema, description="Nothing known to verify with")
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Say whether a license is valid, and why not."""
+        token = data.get("license")
+        if token is None:
+            header = request.headers.get("Authorization")
+            if header is None:
+                raise Invalid.field("license", "give the license in the body or as Basic password")
+            token = license_from_authorization(header)
+        return license_verifier(state()).verify(token).as_dict()
+
+
+@blp.route("")
+class Licenses(MethodView):
+    @require("admin")
+    @blp.arguments(IssueSchema)
+    @blp.response(201, IssuedLicenseSchema)
+    @blp.alt_response(401, schema=ProblemSchema, description="No valid token")
+    @blp.alt_response(403, schema=ProblemSchema, description="Not an admin")
+    @blp.alt_response(422, schema=ProblemSchema, description="Invalid, or an unknown channel")
+    def post(self, data: dict[str, Any]) -> IssuedLicense:
+        """Issue a license (the token is shown only in this answer)."""
+        row, token = licenses.issue_license(get_session(), current_actor(), state().config, **data)
+        return IssuedLicense(row, token)
+
+    @require("admin")
+    @blp.arguments(LicenseListArgsSchema, location="query")
+    @blp.response(200, LicensePageSchema)
+    @blp.alt_response(401, schema=ProblemSchema, description="No valid token")
+    @blp.alt_response(403, schema=ProblemSchema, description="Not an admin")
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List licenses, newest first."""
+        page = licenses.list_licenses(get_session(), **args)
+        return {"items": page.items, "nextCursor": page.next_cursor}
+
+
+@blp.route("/<license_id>")
+class LicenseById(MethodView):
+    @require("admin")
+    @blp.response(200, LicenseSchema)
+    @blp.alt_response(404, schema=ProblemSchema, description="No such license")
+    def get(self, license_id: str) -> License:
+        """Read one license."""
+        return licenses.get_license(get_session(), license_id)
+
+
+@blp.route("/<license_id>/revoke")
+class RevokeLicense(MethodView):
+    @require("admin")
+    @blp.response(200, LicenseSchema)
+    @blp.alt_response(404, schema=ProblemSchema, description="No such license")
+    def post(self, license_id: str) -> License:
+        """Revoke a license for good."""
+        return licenses.revoke_license(get_session(), current_actor(), license_id)
+
+
+@blp.route("/<license_id>/suspend")
+class SuspendLicense(MethodView):
+    @require("admin")
+    @blp.response(200, LicenseSchema)
+    @blp.alt_response(404, schema=ProblemSchema, description="No such license")
+    @blp.alt_response(409, schema=ProblemSchema, description="The license is revoked")
+    def post(self, license_id: str) -> License:
+        """Suspend a license until it is reinstated."""
+        return licenses.suspend_license(get_session(), current_actor(), license_id)
+
+
+@blp.route("/<license_id>/reinstate")
+class ReinstateLicense(MethodView):
+    @require("admin")
+    @blp.response(200, LicenseSchema)
+    @blp.alt_response(404, schema=ProblemSchema, description="No such license")
+    @blp.alt_response(409, schema=ProblemSchema, description="The license is revoked")
+    def post(self, license_id: str) -> License:
+        """Make a suspended license valid again."""
+        return licenses.reinstate_license(get_session(), current_actor(), license_id)

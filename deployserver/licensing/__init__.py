@@ -1,0 +1,1 @@
+"""Signed licenses: signing keys (generation, sealing at rest, JWKS) and verification."""

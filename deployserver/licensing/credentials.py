@@ -1,0 +1,28 @@
+"""Reading a license from HTTP Basic credentials (user ``license``, the JWT as password)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from deployserver.errors import BASIC_CHALLENGE, Unauthorized
+
+LICENSE_USER = "license"
+
+
+def license_from_authorization(header: str) -> str:
+    """The license JWT in an ``Authorization`` header; 401 ``LICENSE_INVALID`` otherwise."""
+    scheme, _, credentials = header.strip().partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            decoded = ""
+        user, separator, password = decoded.partition(":")
+        if separator and user == LICENSE_USER and password:
+            return password
+    raise Unauthorized(
+        "send the license as HTTP Basic credentials with the user name 'license'",
+        "LICENSE_INVALID",
+        headers={"WWW-Authenticate": BASIC_CHALLENGE},
+    )

@@ -1,0 +1,198 @@
+"""Signing keys: generate (rotate), retire, list, and make sure a server can always sign.
+
+Rotation: the newest ``active`` key signs; generating a new key turns the previous active
+keys ``verify-only`` (they keep verifying licenses they signed); a ``retired`` key verifies
+nothing and leaves the JWKS. Private keys are stored sealed (:mod:`deployserver.licensing.keys`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import Flask
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from deployserver.db import end_read, get_session, utcnow, write_transaction
+from deployserver.errors import Conflict, Invalid, NotFound
+from deployserver.extensions import AppState, state
+from deployserver.licensing import keys as key_material
+from deployserver.models import SigningKey
+from deployserver.pagination import Page, decode_cursor, page_of
+from deployserver.services import audit
+from deployserver.services.health import READINESS_CHECKS
+from deployserver.specs.canonical import digest_of
+from deployserver.startup import STARTUP_TASKS
+
+log = logging.getLogger(__name__)
+
+ACTIVE = "active"
+VERIFY_ONLY = "verify-only"
+RETIRED = "retired"
+STARTUP_ACTOR = audit.Actor(name="system:startup")
+
+
+@dataclass(frozen=True)
+class Signer:
+    """What issuance needs: the signing key's id, algorithm and opened private key."""
+
+    kid: str
+    alg: str
+    private_key: key_material.SigningPrivateKey
+
+
+def key_state(key: SigningKey) -> dict[str, object]:
+    """What the audit log digests for a key (public parts only)."""
+    return {"kid": key.kid, "alg": key.alg, "status": key.status, "publicKey": key.public_key}
+
+
+def generate_key(
+    session: Session, actor: audit.Actor, secret: str, alg: str = key_material.DEFAULT_ALGORITHM
+) -> SigningKey:
+    """Create a new signing key; earlier active keys become verify-only."""
+    if alg not in key_material.ALGORITHMS:
+        raise Invalid.field("alg", f"must be one of {', '.join(key_material.ALGORITHMS)}")
+    new = key_material.generate(alg)
+    with write_transaction(session):
+        return _store_new_key(session, actor, secret, new)
+
+
+def _store_new_key(
+    session: Session, actor: audit.Actor, secret: str, new: key_material.NewKey
+) -> SigningKey:
+    demoted = list(session.scalars(select(SigningKey).where(SigningKey.status == ACTIVE)))
+    for old in demoted:
+        before = digest_of(key_state(old))
+        old.status = VERIFY_ONLY
+        audit.record(
+            session, actor, "key.demote", f"key:{old.kid}", before, digest_of(key_state(old))
+        )
+    key = SigningKey(
+        kid=new.kid,
+        alg=new.alg,
+        public_key=new.public_pem,
+        private_key_encrypted=key_material.seal(new.private_key, new.kid, secret),
+        status=ACTIVE,
+        created_at=utcnow(),
+    )
+    session.add(key)
+    session.flush()
+    audit.record(session, actor, "key.generate", f"key:{key.kid}", None, digest_of(key_state(key)))
+    return key
+
+
+def retire_key(session: Session, actor: audit.Actor, kid: str) -> SigningKey:
+    """Retire a key: it verifies nothing from now on (within the license cache bound).
+
+    The current signing key cannot be retired: generate its successor first, so the server
+    never ends up unable to sign.
+    """
+    with write_transaction(session):
+        key = session.get(SigningKey, kid) if len(kid) <= 64 else None
+        if key is None:
+            raise NotFound(f"no signing key {kid!r}", "KEY_NOT_FOUND")
+        if key.status == ACTIVE:
+            raise Conflict(
+                f"key {kid} is the current signing key; generate a new key before retiring it",
+                "KEY_IN_USE",
+            )
+        if key.status != RETIRED:
+            before = digest_of(key_state(key))
+            key.status = RETIRED
+            key.retired_at = utcnow()
+            audit.record(
+                session, actor, "key.retire", f"key:{key.kid}", before, digest_of(key_state(key))
+            )
+    return key
+
+
+def list_keys(session: Session, limit: int = 500, cursor: str | None = None) -> Page[SigningKey]:
+    """Every key, newest first."""
+    position = decode_cursor(cursor, "at", "kid")
+    query = (
+        select(SigningKey)
+        .order_by(SigningKey.created_at.desc(), SigningKey.kid.desc())
+        .limit(limit + 1)
+    )
+    if position is not None:
+        try:
+            at = datetime.fromisoformat(str(position["at"]))
+        except ValueError:
+            raise Invalid.field("cursor", "is not a valid cursor", "INVALID_CURSOR") from None
+        query = query.where(
+            or_(
+                SigningKey.created_at < at,
+                and_(SigningKey.created_at == at, SigningKey.kid < str(position["kid"])),
+            )
+        )
+    rows = list(session.scalars(query))
+    end_read(session)
+    return page_of(rows, limit, lambda key: {"at": key.created_at.isoformat(), "kid": key.kid})
+
+
+def signer_for_issuance(session: Session, actor: audit.Actor, secret: str) -> Signer:
+    """The signer, in the caller's transaction; with no active key, one is generated first.
+
+    So ``deployserver licenses issue`` works on a database the server never started on.
+    """
+    signer = current_signer(session, secret)
+    if signer is not None:
+        return signer
+    key = _store_new_key(session, actor, secret, key_material.generate())
+    log.info("generated signing key %s (%s): no active signing key was present", key.kid, key.alg)
+    signer = current_signer(session, secret)
+    assert signer is not None
+    return signer
+
+
+def current_signer(session: Session, secret: str) -> Signer | None:
+    """The newest active key, opened for signing; None when the server has none."""
+    key = session.scalar(
+        select(SigningKey)
+        .where(SigningKey.status == ACTIVE)
+        .order_by(SigningKey.created_at.desc(), SigningKey.kid.desc())
+        .limit(1)
+    )
+    if key is None:
+        return None
+    try:
+        private_key = key_material.unseal(key.private_key_encrypted, key.kid, secret)
+    except key_material.KeyMaterialError as exc:
+        # The operator changed or lost the secret: say which key, never show material.
+        raise Conflict(str(exc), "SIGNING_KEY_UNUSABLE") from None
+    return Signer(kid=key.kid, alg=key.alg, private_key=private_key)
+
+
+def ensure_key_in(session: Session, actor: audit.Actor, secret: str) -> SigningKey | None:
+    """Generate an EdDSA signing key when no key is active; returns the new key, if any."""
+    with write_transaction(session):
+        if session.scalar(select(SigningKey.kid).where(SigningKey.status == ACTIVE).limit(1)):
+            return None
+        key = _store_new_key(session, actor, secret, key_material.generate())
+    log.info("generated signing key %s (%s): no active signing key was present", key.kid, key.alg)
+    return key
+
+
+def ensure_signing_key(app: Flask) -> None:
+    """Start-up task: the embedded default can issue and verify licenses with no set-up."""
+    ensure_key_in(get_session(), STARTUP_ACTOR, state(app).config.secret_key)
+
+
+def signing_key_ready(app_state: AppState) -> str:
+    try:
+        with app_state.sessions() as session:
+            found = session.scalar(
+                select(SigningKey.kid).where(SigningKey.status == ACTIVE).limit(1)
+            )
+    except SQLAlchemyError as exc:
+        log.warning("readiness: cannot read signing keys: %s", type(exc).__name__)
+        return "unreadable"
+    return "ok" if found else "no active signing key"
+
+
+if ensure_signing_key not in STARTUP_TASKS:
+    STARTUP_TASKS.append(ensure_signing_key)
+READINESS_CHECKS["signing_key"] = signing_key_ready

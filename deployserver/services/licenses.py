@@ -1,0 +1,261 @@
+"""Licenses: issue (sign and record), revoke, suspend, reinstate, list and read.
+
+Statuses: ``active``, ``suspended`` (refused until reinstated) and ``revoked`` (refused for
+good; a revoked license is never reinstated, a new one is issued instead). Each change is one
+transaction with its audit event; verifiers see it within the license cache bound.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from deployserver.config import Config
+from deployserver.db import end_read, utcnow, write_transaction
+from deployserver.errors import Conflict, Invalid, NotFound
+from deployserver.licensing.verify import MAX_TOKEN_LENGTH
+from deployserver.models import Channel, License
+from deployserver.pagination import Page, decode_cursor, page_of
+from deployserver.services import audit
+from deployserver.services.keys import signer_for_issuance
+from deployserver.specs.canonical import NotCanonicalizable, digest_of, normalize
+
+ACTIVE = "active"
+SUSPENDED = "suspended"
+REVOKED = "revoked"
+STATUSES = (ACTIVE, SUSPENDED, REVOKED)
+MAX_TTL_DAYS = 36_500
+
+
+def license_state(license: License) -> dict[str, Any]:
+    """What the audit log digests for a license."""
+    return {
+        "id": license.id,
+        "subject": license.subject,
+        "channel": license.channel,
+        "status": license.status,
+        "kid": license.kid,
+        "claims": license.claims,
+    }
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+def _whole_seconds(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
+def _lifetime(
+    config: Config,
+    issued: datetime,
+    not_before: datetime,
+    expires_at: datetime | None,
+    ttl_days: int | None,
+    perpetual: bool,
+) -> datetime | None:
+    """When the license expires (None: perpetual), from at most one of the three options."""
+    given = [name for name, value in (("expiresAt", expires_at), ("ttlDays", ttl_days)) if value]
+    if perpetual:
+        given.append("perpetual")
+    if len(given) > 1:
+        message = "give at most one of expiresAt, ttlDays and perpetual"
+        raise Invalid(message, errors={name: [message] for name in given})
+    if perpetual:
+        return None
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            raise Invalid.field("expiresAt", "must carry a time zone (use Z for UTC)")
+        expires = _whole_seconds(expires_at)
+        if expires <= issued:
+            raise Invalid.field("expiresAt", "must be in the future")
+        if expires <= not_before:
+            raise Invalid.field("expiresAt", "must be after notBefore")
+        return expires
+    days = config.license_default_ttl_days if ttl_days is None else ttl_days
+    if not 1 <= days <= MAX_TTL_DAYS:
+        raise Invalid.field("ttlDays", f"must be between 1 and {MAX_TTL_DAYS}")
+    return not_before + timedelta(days=days)
+
+
+def issue_license(
+    session: Session,
+    actor: audit.Actor,
+    config: Config,
+    *,
+    subject: str,
+    channel: str,
+    expires_at: datetime | None = None,
+    ttl_days: int | None = None,
+    perpetual: bool = False,
+    not_before: datetime | None = None,
+    entitlements: Mapping[str, Any] | None = None,
+) -> tuple[License, str]:
+    """Sign a license with the current signing key and record it; returns the row and JWT.
+
+    The JWT is not stored: like a token, it is shown once (a lost one is re-issued).
+    """
+    subject = subject.strip()
+    if not subject or len(subject) > 255:
+        raise Invalid.field("subject", "must be 1 to 255 characters")
+    try:
+        granted = normalize(dict(entitlements or {}))
+    except NotCanonicalizable as exc:
+        raise Invalid.field(f"entitlements.{exc.path}".rstrip("."), exc.message) from None
+    issued = _whole_seconds(utcnow())
+    if not_before is not None and not_before.tzinfo is None:
+        raise Invalid.field("notBefore", "must carry a time zone (use Z for UTC)")
+    valid_from = _whole_seconds(not_before) if not_before is not None else issued
+    expires = _lifetime(config, issued, valid_from, expires_at, ttl_days, perpetual)
+
+    license_id = str(uuid.uuid4())
+    claims: dict[str, Any] = {
+        "iss": config.issuer,
+        "aud": config.audience,
+        "sub": subject,
+        "jti": license_id,
+        "iat": int(issued.timestamp()),
+        "nbf": int(valid_from.timestamp()),
+        "channel": channel,
+        "entitlements": granted,
+    }
+    if expires is None:
+        # Verifiers accept a missing exp only with this signed marker (a stripped or
+        # forgotten exp is refused, not read as forever).
+        claims["perpetual"] = True
+    else:
+        claims["exp"] = int(expires.timestamp())
+
+    with write_transaction(session):
+        if session.scalar(select(Channel.id).where(Channel.name == channel)) is None:
+            raise Invalid.field("channel", f"unknown channel {channel!r}")
+        signer = signer_for_issuance(session, actor, config.secret_key)
+        token = jwt.encode(
+            claims,
+            signer.private_key,
+            algorithm=signer.alg,
+            headers={"kid": signer.kid, "typ": "JWT"},
+        )
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise Invalid.field(
+                "entitlements", f"too large: the license would exceed {MAX_TOKEN_LENGTH} characters"
+            )
+        license = License(
+            id=license_id,
+            subject=subject,
+            channel=channel,
+            claims=claims,
+            status=ACTIVE,
+            kid=signer.kid,
+            issued_at=issued,
+            not_before=valid_from,
+            expires_at=expires,
+            issued_by=actor.name,
+        )
+        session.add(license)
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            "license.issue",
+            f"license:{license.id}",
+            None,
+            digest_of(license_state(license)),
+        )
+    return license, token
+
+
+def _change_status(
+    session: Session, actor: audit.Actor, license_id: str, action: str, new_status: str
+) -> License:
+    with write_transaction(session):
+        license = session.get(License, license_id) if _is_uuid(license_id) else None
+        if license is None:
+            raise NotFound(f"no license {license_id!r}", "LICENSE_NOT_FOUND")
+        if license.status == new_status:
+            return license
+        if license.status == REVOKED:
+            raise Conflict(
+                f"license {license_id} is revoked for good; issue a new one", "LICENSE_REVOKED"
+            )
+        if new_status == ACTIVE and license.status != SUSPENDED:
+            raise Conflict(f"license {license_id} is not suspended", "LICENSE_NOT_SUSPENDED")
+        before = digest_of(license_state(license))
+        license.status = new_status
+        license.status_changed_at = utcnow()
+        audit.record(
+            session,
+            actor,
+            f"license.{action}",
+            f"license:{license.id}",
+            before,
+            digest_of(license_state(license)),
+        )
+    return license
+
+
+def revoke_license(session: Session, actor: audit.Actor, license_id: str) -> License:
+    """Refuse the license for good."""
+    return _change_status(session, actor, license_id, "revoke", REVOKED)
+
+
+def suspend_license(session: Session, actor: audit.Actor, license_id: str) -> License:
+    """Refuse the license until it is reinstated."""
+    return _change_status(session, actor, license_id, "suspend", SUSPENDED)
+
+
+def reinstate_license(session: Session, actor: audit.Actor, license_id: str) -> License:
+    """Make a suspended license valid again (a revoked one stays revoked)."""
+    return _change_status(session, actor, license_id, "reinstate", ACTIVE)
+
+
+def get_license(session: Session, license_id: str) -> License:
+    license = session.get(License, license_id) if _is_uuid(license_id) else None
+    end_read(session)
+    if license is None:
+        raise NotFound(f"no license {license_id!r}", "LICENSE_NOT_FOUND")
+    return license
+
+
+def list_licenses(
+    session: Session,
+    limit: int = 500,
+    cursor: str | None = None,
+    *,
+    subject: str | None = None,
+    status: str | None = None,
+    channel: str | None = None,
+) -> Page[License]:
+    """Licenses, newest first, optionally of one subject, status or channel."""
+    position = decode_cursor(cursor, "at", "id")
+    query = select(License).order_by(License.issued_at.desc(), License.id.desc()).limit(limit + 1)
+    if subject is not None:
+        query = query.where(License.subject == subject)
+    if status is not None:
+        query = query.where(License.status == status)
+    if channel is not None:
+        query = query.where(License.channel == channel)
+    if position is not None:
+        try:
+            at = datetime.fromisoformat(str(position["at"]))
+        except ValueError:
+            raise Invalid.field("cursor", "is not a valid cursor", "INVALID_CURSOR") from None
+        query = query.where(
+            or_(
+                License.issued_at < at,
+                and_(License.issued_at == at, License.id < str(position["id"])),
+            )
+        )
+    rows = list(session.scalars(query))
+    end_read(session)
+    return page_of(rows, limit, lambda row: {"at": row.issued_at.isoformat(), "id": row.id})
