@@ -47,8 +47,12 @@ def app_context(config: Config | None = None) -> Iterator[Flask]:
     from deployserver.app import create_app
 
     app = create_app(config)
-    with app.app_context():
-        yield app
+    try:
+        with app.app_context():
+            yield app
+    finally:
+        # Close pooled connections now, not at garbage collection (and in tests, per command).
+        app.extensions["deployserver"].engine.dispose()
 
 
 def echo_json(data: Any) -> None:
