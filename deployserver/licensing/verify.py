@@ -527,8 +527,11 @@ class LicenseVerifier:
         except DBAPIError as exc:
             # Retry once per bound, not per request: a dead database must not stall polls.
             self._refresh_due = started + self._bound
-            if self._snapshot is None:
-                self._snapshot = snapshot_from_json(self._store.read_json(LKG_NAME))
+            # The stored snapshot is the newest any worker of this host read (a revocation
+            # seen by another worker must hold here too); this worker's memory is the fallback.
+            stored = snapshot_from_json(self._store.read_json(LKG_NAME))
+            if stored is not None:
+                self._snapshot = stored
             if self._snapshot is None:
                 log.warning(
                     "license trust: database unavailable (%s) and no stored snapshot",
