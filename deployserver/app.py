@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
-import uuid
 
 from flask import Flask, Response, g, request
 from flask_smorest import Api
@@ -24,8 +24,10 @@ def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
     config.prepare_instance()
     app = Flask("deployserver", instance_path=str(config.instance_path))
+    # No Flask SECRET_KEY: the API keeps no cookie sessions, and with a key Flask would open
+    # one on every request (the polling path pays for that). The server secret lives in
+    # Config and seals signing keys only.
     app.config.update(
-        SECRET_KEY=config.secret_key,
         MAX_CONTENT_LENGTH=config.max_content_length,
         TESTING=config.testing,
         API_TITLE="deployserver",
@@ -80,7 +82,7 @@ def register_request_hooks(app: Flask) -> None:
     @app.before_request
     def assign_request_id() -> None:
         given = request.headers.get(REQUEST_ID_HEADER)
-        g.request_id = given if given and _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+        g.request_id = given if given and _REQUEST_ID_RE.match(given) else os.urandom(16).hex()
 
     @app.after_request
     def echo_request_id(response: Response) -> Response:
