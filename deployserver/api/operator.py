@@ -38,6 +38,7 @@ REFUSALS = {
     "SUSPENDED": "LICENSE_SUSPENDED",
 }
 LICENSE_USER = "license"
+CACHE_CONTROL = ("Cache-Control", "private, no-cache")
 F = TypeVar("F", bound=Callable[..., Any])
 LICENSE_REFUSED = "License missing, invalid, expired, not yet valid, revoked or suspended"
 NOT_SERVED = "Channel not found or empty, or the release is not visible to this license"
@@ -82,12 +83,12 @@ def spec_response(spec: ServedSpec) -> Response:
     """The stored bytes with a strong ETag; 304 when the caller already has them."""
     condition = request.headers.get("If-None-Match")
     if condition is not None and _etag_matches(condition, spec.etag):
-        response = Response(status=304)
-    else:
-        response = Response(spec.body, mimetype="application/json")
-    response.headers["ETag"] = spec.etag
-    response.headers["Cache-Control"] = "private, no-cache"
-    return response
+        return Response(status=304, headers=[("ETag", spec.etag), CACHE_CONTROL])
+    # Headers as a ready list: no per-request mimetype parsing or header-by-header setting.
+    return Response(
+        spec.body,
+        headers=[("Content-Type", "application/json"), ("ETag", spec.etag), CACHE_CONTROL],
+    )
 
 
 def _etag_matches(condition: str, etag: str) -> bool:
