@@ -105,6 +105,7 @@ def _compose(text: str, shown: str) -> tuple[Any, yaml.Node | None]:
     loader = PlainDataLoader(text)
     try:
         node = loader.get_single_node()
+        _refuse_repeated_keys(node)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -115,6 +116,25 @@ def _compose(text: str, shown: str) -> tuple[Any, yaml.Node | None]:
     finally:
         loader.dispose()
     return data, node
+
+
+def _refuse_repeated_keys(root: yaml.Node | None) -> None:
+    """YAML keeps the last of two equal keys silently; in a reviewed file that is a mistake."""
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        raise yaml.MarkedYAMLError(
+                            problem=f"{key.value} is given twice", problem_mark=key.start_mark
+                        )
+                    seen.add(key.value)
+                stack.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
 
 
 def _key_lines(node: yaml.Node | None) -> dict[str, yaml.Node]:
