@@ -32,6 +32,7 @@ dev: $(DEV_STAMP) ## Install with the development tools
 
 run: $(STAMP) ## Migrate, sync channels/ and serve on $(HOST):$(PORT) (SQLite by default)
 	$(BIN)/deployserver db upgrade
+	$(BIN)/deployserver channels sync channels
 	$(BIN)/deployserver serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 migrate: $(STAMP) ## Migrate the configured database to head

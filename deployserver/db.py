@@ -120,28 +120,66 @@ def close_session(_exc: BaseException | None = None) -> None:
         session.close()
 
 
+# Session.info keys: set while a write transaction is open on the session, and when a call
+# that joined it failed (its partial writes must never be committed by the outer one).
+_WRITE_OPEN = "deployserver.write_transaction"
+_JOINED_FAILED = "deployserver.joined_call_failed"
+
+
+class JoinedCallFailed(RuntimeError):
+    """A service call inside a larger transaction failed and its error was swallowed."""
+
+
 @contextmanager
-def write_transaction(session: Session) -> Iterator[Session]:
+def write_transaction(session: Session, *, commit: bool = True) -> Iterator[Session]:
     """Run one service call as one transaction, committed on success, rolled back on error.
 
     Any read transaction the caller left open is ended first so the write starts from a
     fresh snapshot. On SQLite the transaction begins IMMEDIATE: writers queue on the
     database lock (busy timeout) instead of failing when they upgrade from a read.
+
+    Called while another write transaction is open on the same session, it joins that one:
+    the outermost call alone commits or rolls back, so a caller (``channels sync``) can run
+    many service calls as one transaction. A joined call that raises dooms the whole
+    transaction even when its caller swallows the error. ``commit=False`` rolls back at the
+    end instead (a dry run that exercises every rule and writes nothing).
     """
+    if session.info.get(_WRITE_OPEN):
+        try:
+            yield session
+        except BaseException:
+            session.info[_JOINED_FAILED] = True
+            raise
+        return
     if session.in_transaction():
         session.rollback()
     session.connection(execution_options={"sqlite_immediate": True})
+    session.info[_WRITE_OPEN] = True
     try:
         yield session
-        session.commit()
+        if session.info.get(_JOINED_FAILED):
+            raise JoinedCallFailed("a call inside this transaction failed; nothing is written")
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
     except BaseException:
         session.rollback()
         raise
+    finally:
+        session.info.pop(_WRITE_OPEN, None)
+        session.info.pop(_JOINED_FAILED, None)
 
 
 @contextmanager
 def read_transaction(session: Session) -> Iterator[Session]:
-    """A read-only unit of work; ends the transaction so no snapshot is held afterwards."""
+    """A read-only unit of work; ends the transaction so no snapshot is held afterwards.
+
+    Inside an open write transaction it reads that transaction's state and leaves it open.
+    """
+    if session.info.get(_WRITE_OPEN):
+        yield session
+        return
     try:
         yield session
     finally:

@@ -46,9 +46,20 @@ def run_cli(
 def running_server(env: dict[str, str], workers: int = 2) -> Iterator[str]:
     """Serve with gunicorn on a free port; yield the base URL; stop it afterwards."""
     port = free_port()
+    command = [*CLI, "serve", "--port", str(port), "--workers", str(workers)]
+    with serving(command, port, env) as base:
+        yield base
+
+
+@contextmanager
+def serving(
+    command: list[str], port: int, env: dict[str, str], cwd: Path | None = None
+) -> Iterator[str]:
+    """Run ``command`` (a server on ``port``) until /healthz answers; stop it afterwards."""
     process = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port), "--workers", str(workers)],
+        command,
         env=env,
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -56,7 +67,7 @@ def running_server(env: dict[str, str], workers: int = 2) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while True:
             if process.poll() is not None:
                 output = process.stdout.read() if process.stdout else ""
@@ -68,7 +79,7 @@ def running_server(env: dict[str, str], workers: int = 2) -> Iterator[str]:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("server did not come up within 60 s")
+                raise RuntimeError("server did not come up within 120 s")
             time.sleep(0.1)
         yield base
     finally:

@@ -6,6 +6,7 @@ Commands that create a secret print it alone on the last line of stdout.
 
 from __future__ import annotations
 
+import getpass
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from deployserver.config import Config, ConfigError
 from deployserver.errors import DeployServerError
+from deployserver.services.audit import Actor
 
 
 class CommandGroup(click.Group):
@@ -56,6 +58,11 @@ def app_context(config: Config | None = None) -> Iterator[Flask]:
         app.extensions["deployserver"].engine.dispose()
 
 
+def cli_actor() -> Actor:
+    """The CLI acts as the local user (audit trail)."""
+    return Actor(name=f"cli:{getpass.getuser()}")
+
+
 def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
 
@@ -65,4 +72,12 @@ def main() -> None:
 
 
 # Command modules register themselves on ``cli`` when imported.
-from deployserver.cli import database, keys, licenses, serve, tokens  # noqa: E402, F401
+from deployserver.cli import (  # noqa: E402, F401
+    channels,
+    database,
+    keys,
+    licenses,
+    releases,
+    serve,
+    tokens,
+)

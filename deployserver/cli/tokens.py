@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import getpass
-
 import click
 
-from deployserver.cli import app_context, cli, echo_json
+from deployserver.cli import app_context, cli, cli_actor, echo_json
 from deployserver.db import get_session
 from deployserver.models import ApiToken
 from deployserver.services import tokens
-from deployserver.services.audit import Actor
-
-
-def cli_actor() -> Actor:
-    """The CLI acts as the local user (audit trail)."""
-    return Actor(name=f"cli:{getpass.getuser()}")
 
 
 def token_row(token: ApiToken) -> dict[str, object]:

@@ -347,6 +347,15 @@ def get_release(session: Session, release_id: str) -> ReleaseView:
         return _view(session, _find_release(session, release_id))
 
 
+def get_release_by_version(session: Session, version: str) -> ReleaseView:
+    """The release with exactly this version (versions are unique across the server)."""
+    with read_transaction(session):
+        release = session.scalar(select(Release).where(Release.version == version))
+        if release is None:
+            raise NotFound(f"no release with version {version!r}", "RELEASE_NOT_FOUND")
+        return _view(session, release)
+
+
 def list_channel_releases(
     session: Session, channel_name: str, limit: int, cursor: str | None
 ) -> Page[ReleaseView]:

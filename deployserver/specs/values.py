@@ -53,6 +53,26 @@ def validate_version(version: Any, field: str = "version") -> str:
     return str(version)
 
 
+def semver_key(version: str) -> tuple[Any, ...]:
+    """Sort key for SemVer 2.0 precedence (build metadata ignored; a pre-release sorts
+    before its release; numeric identifiers numerically and below alphanumeric ones)."""
+    match = SEMVER_RE.fullmatch(version)
+    if match is None:
+        raise ValueError(f"{version!r} is not a SemVer 2.0 version")
+    major, minor, patch, prerelease, _build = match.groups()
+    if prerelease is None:
+        tail: tuple[Any, ...] = (1,)
+    else:
+        tail = (
+            0,
+            tuple(
+                (0, int(part), "") if part.isdigit() else (1, 0, part)
+                for part in prerelease.split(".")
+            ),
+        )
+    return (int(major), int(minor), int(patch), *tail)
+
+
 def is_go_duration(text: Any) -> bool:
     """True when Go's ``time.ParseDuration`` accepts ``text`` (grammar and int64 range)."""
     if not isinstance(text, str) or not _GO_DURATION_RE.fullmatch(text):
