@@ -12,7 +12,6 @@ from deployserver.api.schemas import Timestamp, problems
 from deployserver.auth import require
 from deployserver.db import get_session
 from deployserver.services import releases
-from deployserver.specs.diff import Change
 
 blp = Blueprint(
     "releases", __name__, url_prefix="/api/v1/releases", description="Immutable releases"
@@ -55,7 +54,9 @@ class ChangeSchema(Schema):
     )
     op = fields.String(required=True, metadata={"enum": ["add", "remove", "change"]})
     from_ = fields.Raw(
-        data_key="from", metadata={"description": "The old value (remove and change only)"}
+        attribute="from",
+        data_key="from",
+        metadata={"description": "The old value (remove and change only)"},
     )
     to = fields.Raw(metadata={"description": "The new value (add and change only)"})
 
@@ -72,14 +73,4 @@ class ReleaseDiff(MethodView):
     def get(self, release_id: str, other_id: str) -> dict[str, Any]:
         """What changes in chart and values from one release to the other."""
         changes = releases.diff_releases(get_session(), release_id, other_id)
-        return {"changes": [change_body(change) for change in changes]}
-
-
-def change_body(change: Change) -> dict[str, Any]:
-    """A change with only the sides its op has (``from`` may legitimately be false or 0)."""
-    body: dict[str, Any] = {"path": change.path, "op": change.op}
-    if change.op != "add":
-        body["from_"] = change.from_
-    if change.op != "remove":
-        body["to"] = change.to
-    return body
+        return {"changes": [change.as_json() for change in changes]}

@@ -65,4 +65,4 @@ def main() -> None:
 
 
 # Command modules register themselves on ``cli`` when imported.
-from deployserver.cli import database, serve, tokens  # noqa: E402, F401
+from deployserver.cli import database, preview, serve, tokens  # noqa: E402, F401

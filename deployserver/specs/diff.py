@@ -26,6 +26,15 @@ class Change:
     from_: Any = None
     to: Any = None
 
+    def as_json(self) -> dict[str, Any]:
+        """API.md's shape: only the sides the op has (``from`` may well be false or 0)."""
+        body: dict[str, Any] = {"path": self.path, "op": self.op}
+        if self.op != "add":
+            body["from"] = self.from_
+        if self.op != "remove":
+            body["to"] = self.to
+        return body
+
 
 @dataclass(frozen=True)
 class ValuesWarning:
