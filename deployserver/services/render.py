@@ -98,7 +98,7 @@ def render_spec(
     except LayerConflict as exc:
         path = under("values", exc.path)
         earlier = ", ".join(LAYER_NAMES[: exc.layer])
-        message = f"{exc.message} (the {LAYER_NAMES[exc.layer]} layer against {earlier})"
+        message = f"{exc.message} (merging the {LAYER_NAMES[exc.layer]} layer under {earlier})"
         raise Invalid(f"{path}: {message}", "MERGE_CONFLICT", errors={path: [message]}) from None
     spec["values"] = spec["values"] or {}
     return spec if reveal else mask_secrets(spec)
