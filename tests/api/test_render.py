@@ -249,6 +249,19 @@ def test_merge_conflicts_name_the_path(
     problem = assert_problem(render(client, viewer, body), 422, "MERGE_CONFLICT")
     assert set(problem["errors"]) == {path}
     assert problem["detail"].startswith(f"{path}: ")
+    assert " layer" in problem["errors"][path][0]  # which layer clashed, for the reader
+
+
+def test_conflict_names_the_layers(
+    client: FlaskClient, viewer: Headers, make_channel: Factory, publish: Factory
+) -> None:
+    make_channel()
+    publish()
+    problem = render(client, viewer, {"userInput": {"app": "flat"}}).get_json()
+    assert problem["detail"] == (
+        "values.app: string in one layer clashes with map "
+        "(merging the release layer under custom resource, user input)"
+    )
 
 
 def test_refusals(
