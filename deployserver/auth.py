@@ -71,6 +71,13 @@ def require(role: str, channel_arg: str | None = None) -> Callable[[F], F]:
     return decorator
 
 
+def require_role_for(role: str, what: str) -> None:
+    """Refuse a part of an allowed request that needs more than the view's role (403)."""
+    principal: Principal = g.principal
+    if not principal.has_role(role):
+        raise Forbidden(f"{what} needs the {role} role")
+
+
 def current_actor() -> Actor:
     """The actor for services: the authenticated token and this request's id."""
     principal: Principal = g.principal

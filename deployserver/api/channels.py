@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from flask.views import MethodView
@@ -10,16 +11,23 @@ from marshmallow import Schema, fields
 
 from deployserver.api.releases import ReleaseSchema
 from deployserver.api.schemas import Timestamp, page_schema, problems
-from deployserver.auth import current_actor, require
+from deployserver.auth import current_actor, require, require_role_for
 from deployserver.db import get_session
+from deployserver.extensions import state
 from deployserver.pagination import Page, PageArgsSchema
-from deployserver.services import channels, releases
+from deployserver.services import channels, releases, render
 
 blp = Blueprint(
     "channels",
     __name__,
     url_prefix="/api/v1/channels",
     description="Release channels, their releases and head changes",
+)
+
+
+STRICT_VALUES = (
+    "Refuse (422 UNSAFE_VALUES_CHANGE) a publish or promote that would warn KIND_CHANGED or "
+    "KEY_REMOVED against the head"
 )
 
 
@@ -35,17 +43,24 @@ class ChannelSchema(Schema):
     head = fields.Nested(HeadSchema, allow_none=True, required=True)
     created_at = Timestamp(data_key="createdAt", required=True)
     updated_at = Timestamp(data_key="updatedAt", required=True)
+    strict_values = fields.Boolean(
+        data_key="strictValues", required=True, metadata={"description": STRICT_VALUES}
+    )
 
 
 class ChannelCreateSchema(Schema):
     name = fields.String(required=True, metadata={"pattern": channels.CHANNEL_NAME_RE.pattern})
     description = fields.String(load_default="")
     values = fields.Dict(load_default=None, metadata={"description": "Base values"})
+    strict_values = fields.Boolean(
+        data_key="strictValues", load_default=False, metadata={"description": STRICT_VALUES}
+    )
 
 
 class ChannelUpdateSchema(Schema):
     description = fields.String()
     values = fields.Dict(metadata={"description": "New base values (replace the old)"})
+    strict_values = fields.Boolean(data_key="strictValues", metadata={"description": STRICT_VALUES})
 
 
 class PublishSchema(Schema):
@@ -63,6 +78,60 @@ class PromoteSchema(Schema):
 
 class RollbackSchema(Schema):
     release_id = fields.String(data_key="releaseId")
+
+
+class ValuesWarningSchema(Schema):
+    code = fields.String(required=True, metadata={"enum": ["KIND_CHANGED", "KEY_REMOVED"]})
+    path = fields.String(required=True, metadata={"description": "Relative to values"})
+    from_ = fields.String(
+        data_key="from", required=True, metadata={"description": "The kind in the old head"}
+    )
+    to = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The kind in the new head; null when the key is removed"},
+    )
+
+
+class PublishedSchema(ReleaseSchema):
+    warnings = fields.List(
+        fields.Nested(ValuesWarningSchema),
+        required=True,
+        metadata={"description": "Values changes against the replaced head that break overrides"},
+    )
+
+
+class RenderCRSchema(Schema):
+    chart = fields.Dict(metadata={"description": "spec.chart of the custom resource"})
+    values = fields.Dict(metadata={"description": "spec.values of the custom resource"})
+
+
+class RenderSchema(Schema):
+    release_id = fields.String(
+        data_key="releaseId",
+        metadata={"description": "A release that is or was head of the channel (default: head)"},
+    )
+    user_input = fields.Dict(
+        data_key="userInput",
+        metadata={"description": "User input values; a _releaseId in them pins the release"},
+    )
+    cr = fields.Nested(RenderCRSchema)
+
+
+class RenderArgsSchema(Schema):
+    reveal = fields.Boolean(
+        load_default=False, metadata={"description": "Show secrets-looking values (admin only)"}
+    )
+
+
+class RenderedSpecSchema(Schema):
+    metadata = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    chart = fields.Dict(required=True)
+    values = fields.Dict(required=True)
+
+
+class RenderedSchema(Schema):
+    spec = fields.Nested(RenderedSpecSchema, required=True)
 
 
 class HistoryEntrySchema(Schema):
@@ -144,8 +213,8 @@ class ChannelReleases(MethodView):
         """Releases that have been head of the channel, newest arrival first."""
         return releases.list_channel_releases(get_session(), name, args["limit"], args["cursor"])
 
-    @blp.response(201, ReleaseSchema, description="Published; it is the channel's head")
-    @blp.alt_response(200, schema=ReleaseSchema, description="Already published: unchanged")
+    @blp.response(201, PublishedSchema, description="Published; it is the channel's head")
+    @blp.alt_response(200, schema=PublishedSchema, description="Already published: unchanged")
     @problems(
         blp,
         400,
@@ -156,19 +225,25 @@ class ChannelReleases(MethodView):
         413,
         422,
         s409="The version exists with another digest (VERSION_EXISTS)",
-        s422="Validation failed, or the values clash with the base values (MERGE_CONFLICT)",
+        s422="Validation failed, the values clash with the base values (MERGE_CONFLICT), or "
+        "a strictValues channel refuses an unsafe values change (UNSAFE_VALUES_CHANGE)",
     )
     @require("publisher", channel_arg="name")
     @blp.arguments(PublishSchema)
-    def post(self, data: dict[str, Any], name: str) -> tuple[releases.ReleaseView, int]:
+    def post(self, data: dict[str, Any], name: str) -> tuple[dict[str, Any], int]:
         """Publish an immutable release and make it the channel's head."""
         published = releases.publish_release(get_session(), current_actor(), name, **data)
-        return published.release, 201 if published.changed else 200
+        return published_body(published), 201 if published.changed else 200
+
+
+def published_body(published: releases.Published) -> dict[str, Any]:
+    """The release as ReleaseSchema reads it, plus the warnings of its arrival."""
+    return {**asdict(published.release), "warnings": published.warnings}
 
 
 @blp.route("/<name>/promote")
 class Promote(MethodView):
-    @blp.response(200, ReleaseSchema)
+    @blp.response(200, PublishedSchema)
     @problems(
         blp,
         400,
@@ -177,15 +252,16 @@ class Promote(MethodView):
         404,
         413,
         422,
-        s422="Validation failed, or the values clash with the base values (MERGE_CONFLICT)",
+        s422="Validation failed, the values clash with the base values (MERGE_CONFLICT), or "
+        "a strictValues channel refuses an unsafe values change (UNSAFE_VALUES_CHANGE)",
     )
     @require("publisher", channel_arg="name")
     @blp.arguments(PromoteSchema)
-    def post(self, data: dict[str, Any], name: str) -> releases.ReleaseView:
+    def post(self, data: dict[str, Any], name: str) -> dict[str, Any]:
         """Make an existing release the channel's head too."""
-        return releases.promote_release(
-            get_session(), current_actor(), name, data["release_id"]
-        ).release
+        return published_body(
+            releases.promote_release(get_session(), current_actor(), name, data["release_id"])
+        )
 
 
 @blp.route("/<name>/rollback")
@@ -221,3 +297,36 @@ class History(MethodView):
     def get(self, args: dict[str, Any], name: str) -> Page[releases.HistoryEntry]:
         """Every head change of the channel, newest first."""
         return releases.channel_history(get_session(), name, args["limit"], args["cursor"])
+
+
+@blp.route("/<name>/render")
+class Render(MethodView):
+    @blp.response(200, RenderedSchema)
+    @problems(
+        blp,
+        400,
+        401,
+        403,
+        404,
+        413,
+        422,
+        s403="The token lacks the viewer role, or reveal=true without the admin role (FORBIDDEN)",
+        s404="No such channel (CHANNEL_NOT_FOUND), or it has no release yet (CHANNEL_EMPTY)",
+        s422="Validation failed; a kind clash between layers or a null (MERGE_CONFLICT, the "
+        "path in errors); a release never head of the channel (NOT_IN_CHANNEL_HISTORY)",
+    )
+    @require("viewer")
+    @blp.arguments(RenderArgsSchema, location="query")
+    @blp.arguments(RenderSchema, required=False)
+    def post(self, args: dict[str, Any], data: dict[str, Any], name: str) -> dict[str, Any]:
+        """Preview the spec the operator would apply: CR > user input > release > defaults."""
+        if args["reveal"]:
+            require_role_for("admin", "reveal=true")
+        spec = render.render_spec(
+            get_session(),
+            name,
+            render.RenderRequest(**data),
+            state().config.operator_namespace,
+            reveal=args["reveal"],
+        )
+        return {"spec": spec}

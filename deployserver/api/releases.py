@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
@@ -44,3 +46,31 @@ class ReleaseById(MethodView):
     def get(self, release_id: str) -> releases.ReleaseView:
         """Show a release."""
         return releases.get_release(get_session(), release_id)
+
+
+class ChangeSchema(Schema):
+    path = fields.String(
+        required=True, metadata={"description": "Starts with chart. or values. (API.md paths)"}
+    )
+    op = fields.String(required=True, metadata={"enum": ["add", "remove", "change"]})
+    from_ = fields.Raw(
+        attribute="from",
+        data_key="from",
+        metadata={"description": "The old value (remove and change only)"},
+    )
+    to = fields.Raw(metadata={"description": "The new value (add and change only)"})
+
+
+class DiffSchema(Schema):
+    changes = fields.List(fields.Nested(ChangeSchema), required=True)
+
+
+@blp.route("/<release_id>/diff/<other_id>")
+class ReleaseDiff(MethodView):
+    @blp.response(200, DiffSchema)
+    @problems(blp, 401, 403, 404)
+    @require("viewer")
+    def get(self, release_id: str, other_id: str) -> dict[str, Any]:
+        """What changes in chart and values from one release to the other."""
+        changes = releases.diff_releases(get_session(), release_id, other_id)
+        return {"changes": [change.as_json() for change in changes]}

@@ -77,6 +77,7 @@ from deployserver.cli import (  # noqa: E402, F401
     database,
     keys,
     licenses,
+    preview,
     releases,
     serve,
     tokens,

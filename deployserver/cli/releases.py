@@ -17,7 +17,7 @@ from deployserver.api.releases import ReleaseSchema
 from deployserver.cli import app_context, cli, cli_actor, echo_json
 from deployserver.db import get_session
 from deployserver.services import channels, releases
-from deployserver.specs.values import is_semver, parse_values_yaml
+from deployserver.specs.values import parse_values_yaml
 
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
@@ -76,9 +76,7 @@ def values_from_file(path: Path) -> dict[str, Any]:
 
 def resolve_release(session: Session, ref: str) -> str:
     """A release id from an id or a version (versions are SemVer, ids are UUIDs)."""
-    if is_semver(ref):
-        return releases.get_release_by_version(session, ref).id
-    return ref
+    return releases.find_release_ref(session, ref).id
 
 
 def _release_line(verb: str, view: releases.ReleaseView, channel: str) -> str:

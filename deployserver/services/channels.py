@@ -46,6 +46,8 @@ class ChannelView:
     head: HeadRef | None
     created_at: datetime
     updated_at: datetime
+    # Publish and promote refuse values changes that would warn (values-safety rules).
+    strict_values: bool = False
 
 
 def channel_state(channel: Channel) -> dict[str, Any]:
@@ -55,6 +57,7 @@ def channel_state(channel: Channel) -> dict[str, Any]:
         "description": channel.description,
         "values": channel.values,
         "headReleaseId": channel.head_release_id,
+        "strictValues": channel.strict_values,
     }
 
 
@@ -72,6 +75,7 @@ def channel_view(session: Session, channel: Channel) -> ChannelView:
         head=head,
         created_at=channel.created_at,
         updated_at=channel.updated_at,
+        strict_values=channel.strict_values,
     )
 
 
@@ -123,6 +127,7 @@ def create_channel(
     name: str,
     description: str = "",
     values: dict[str, Any] | None = None,
+    strict_values: bool = False,
 ) -> ChannelView:
     """Create an empty channel with optional base values."""
     validate_channel_name(name)
@@ -133,7 +138,12 @@ def create_channel(
             raise Conflict(f"channel {name!r} already exists", "CHANNEL_EXISTS")
         now = utcnow()
         channel = Channel(
-            name=name, description=description, values=values, created_at=now, updated_at=now
+            name=name,
+            description=description,
+            values=values,
+            strict_values=bool(strict_values),
+            created_at=now,
+            updated_at=now,
         )
         session.add(channel)
         try:
@@ -179,6 +189,7 @@ def list_channels(session: Session, limit: int, cursor: str | None) -> Page[Chan
                 else None,
                 created_at=channel.created_at,
                 updated_at=channel.updated_at,
+                strict_values=channel.strict_values,
             )
             for channel, version in session.execute(query)
         ]
@@ -191,8 +202,9 @@ def update_channel(
     name: str,
     description: str | None = None,
     values: dict[str, Any] | None = None,
+    strict_values: bool | None = None,
 ) -> ChannelView:
-    """Change the description and/or replace the base values (rebuilding served bodies)."""
+    """Change the description, strictValues and/or the base values (rebuilding served bodies)."""
     if description is not None:
         _validate_description(description)
     if values is not None:
@@ -202,6 +214,8 @@ def update_channel(
         before = digest_of(channel_state(channel))
         if description is not None:
             channel.description = description
+        if strict_values is not None:
+            channel.strict_values = strict_values
         if values is not None and digest_of(values) != digest_of(channel.values):
             channel.values = values
             _rebuild_served_bodies(session, channel)

@@ -7,6 +7,7 @@ moves ``channels.head_release_id`` and records the audit event, all in one trans
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,7 @@ from deployserver.services.channels import (
 )
 from deployserver.specs.canonical import NotCanonicalizable, canonical_json, digest_of, etag_for
 from deployserver.specs.charts import validate_chart
+from deployserver.specs.diff import Change, ValuesWarning, spec_changes, values_warnings
 from deployserver.specs.merge import MergeConflict
 from deployserver.specs.paths import under
 from deployserver.specs.served import served_body
@@ -61,10 +63,15 @@ class ReleaseView:
 
 @dataclass(frozen=True)
 class Published:
-    """The outcome of a publish or promote: ``changed`` is False when nothing was written."""
+    """The outcome of a publish or promote: ``changed`` is False when nothing was written.
+
+    ``warnings`` are the values changes against the head it replaced that break
+    installations overriding those keys (empty when nothing changed).
+    """
 
     release: ReleaseView
     changed: bool
+    warnings: tuple[ValuesWarning, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -180,6 +187,54 @@ def _served_on(release: Release, channel: Channel) -> str:
         ) from None
 
 
+def _served_values(release: Release, channel: Channel) -> dict[str, Any]:
+    """``release``'s values as the operator gets them on ``channel`` (over its base values)."""
+    served = json.loads(_served_on(release, channel))["values"]
+    assert isinstance(served, dict)
+    return served
+
+
+def _head_values(session: Session, channel: Channel) -> dict[str, Any] | None:
+    """The channel's head values as served now (stored bodies follow the base values)."""
+    if channel.head_release_id is None:
+        return None
+    served = session.get(ChannelRelease, (channel.id, channel.head_release_id))
+    assert served is not None  # a head has always arrived on its channel
+    values = json.loads(served.body)["values"]
+    assert isinstance(values, dict)
+    return values
+
+
+def _check_values_safety(
+    session: Session, channel: Channel, release: Release
+) -> tuple[ValuesWarning, ...]:
+    """Warnings for making ``release`` the head of ``channel``; a strict channel refuses them.
+
+    Raised before anything is written, so a refusal leaves the database as it was.
+    """
+    served = _served_values(release, channel)  # refuses a clash with the base values first
+    head = _head_values(session, channel)
+    if head is None:
+        return ()
+    warnings = tuple(values_warnings(head, served))
+    if warnings and channel.strict_values:
+        errors = {under("values", w.path): [_warning_text(w)] for w in warnings}
+        listed = "; ".join(f"{path}: {' '.join(msgs)}" for path, msgs in errors.items())
+        raise Invalid(
+            f"channel {channel.name!r} has strictValues and release {release.version} would "
+            f"break installations overriding these keys: {listed}",
+            "UNSAFE_VALUES_CHANGE",
+            errors=errors,
+        )
+    return warnings
+
+
+def _warning_text(warning: ValuesWarning) -> str:
+    if warning.to is None:
+        return f"{warning.code}: the {warning.from_} is removed"
+    return f"{warning.code}: {warning.from_} becomes {warning.to}"
+
+
 def _move_head(
     session: Session, actor: audit.Actor, channel: Channel, release: Release, action: str
 ) -> None:
@@ -259,8 +314,9 @@ def publish_release(
             created_at=utcnow(),
             created_by=actor.name,
         )
-        # Refused before anything is written when the release clashes with the base values.
-        _served_on(release, channel)
+        # Refused before anything is written when the release clashes with the base values
+        # or, on a strict channel, changes values unsafely.
+        warnings = _check_values_safety(session, channel, release)
         session.add(release)
         try:
             session.flush()
@@ -276,7 +332,7 @@ def publish_release(
             digest_of(release_state(release)),
         )
         _move_head(session, actor, channel, release, "publish")
-        return Published(_view(session, release), changed=True)
+        return Published(_view(session, release), changed=True, warnings=warnings)
 
 
 def _find_release(session: Session, release_id: str) -> Release:
@@ -295,8 +351,9 @@ def promote_release(
         release = _find_release(session, release_id)
         if channel.head_release_id == release.id:
             return Published(_view(session, release), changed=False)
+        warnings = _check_values_safety(session, channel, release)
         _move_head(session, actor, channel, release, "promote")
-        return Published(_view(session, release), changed=True)
+        return Published(_view(session, release), changed=True, warnings=warnings)
 
 
 def rollback_channel(
@@ -354,6 +411,27 @@ def get_release_by_version(session: Session, version: str) -> ReleaseView:
         if release is None:
             raise NotFound(f"no release with version {version!r}", "RELEASE_NOT_FOUND")
         return _view(session, release)
+
+
+def find_release_ref(session: Session, ref: str) -> ReleaseView:
+    """A release by id or, for people typing at a terminal, by its exact version."""
+    with read_transaction(session):
+        release = session.get(Release, ref) if len(ref) <= 36 else None
+        if release is None:
+            release = session.scalar(select(Release).where(Release.version == ref))
+        if release is None:
+            raise NotFound(f"no release with id or version {ref!r}", "RELEASE_NOT_FOUND")
+        return _view(session, release)
+
+
+def diff_releases(session: Session, release_id: str, other_id: str) -> list[Change]:
+    """What changes, over chart and the release's own values, from one release to another."""
+    with read_transaction(session):
+        old = _find_release(session, release_id)
+        new = _find_release(session, other_id)
+        return spec_changes(
+            {"chart": old.chart, "values": old.values}, {"chart": new.chart, "values": new.values}
+        )
 
 
 def list_channel_releases(

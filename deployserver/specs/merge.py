@@ -8,9 +8,10 @@ clash or a null meeting anything, so the server refuses those instead of serving
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
-from deployserver.specs.paths import key_path
+from deployserver.specs.paths import index_path, key_path
 
 
 class MergeConflict(ValueError):
@@ -60,3 +61,57 @@ def merge_values(first: Any, second: Any, path: str = "") -> Any:
     if first_kind == "list":
         return copy.deepcopy(list(first)) + copy.deepcopy(list(second))
     return first
+
+
+class LayerConflict(MergeConflict):
+    """A :class:`MergeConflict` met while folding in ``layers[layer]`` (see ``merge_specs``)."""
+
+    def __init__(self, path: str, message: str, layer: int) -> None:
+        super().__init__(path, message)
+        self.layer = layer
+
+
+def null_path(values: Any, path: str = "") -> str | None:
+    """The path of the first null in ``values`` (sorted keys, list order), or None.
+
+    The operator merges a null only until it meets another layer's value at the same key;
+    whether it does depends on installations' own overrides, so a null is refused anywhere.
+    """
+    stack: list[tuple[Any, str]] = [(values, path)]
+    while stack:
+        item, where = stack.pop()
+        if item is None:
+            return where
+        if isinstance(item, dict):
+            stack.extend((item[key], key_path(where, key)) for key in sorted(item, reverse=True))
+        elif isinstance(item, list | tuple):
+            stack.extend(
+                (child, index_path(where, i)) for i, child in reversed(list(enumerate(item)))
+            )
+    return None
+
+
+def merge_specs(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Fold spec layers ``{chart?, metadata?, values?}``, the earliest first, as the operator does.
+
+    ``chart`` and ``metadata`` are taken whole from the first layer that has one (they are never
+    merged); ``values`` fold with :func:`merge_values`, each earlier layer winning. A layer
+    without a key (or with it set to None) does not take part for that key. A clash raises
+    :class:`LayerConflict` carrying the index of the layer being folded in.
+    """
+    merged: dict[str, Any] = {"chart": None, "metadata": None, "values": None}
+    for index, layer in enumerate(layers):
+        for whole in ("chart", "metadata"):
+            if merged[whole] is None and layer.get(whole) is not None:
+                merged[whole] = copy.deepcopy(layer[whole])
+        values = layer.get("values")
+        if values is None:
+            continue
+        if merged["values"] is None:
+            merged["values"] = copy.deepcopy(values)
+            continue
+        try:
+            merged["values"] = merge_values(merged["values"], values)
+        except MergeConflict as exc:
+            raise LayerConflict(exc.path, exc.message, index) from None
+    return merged

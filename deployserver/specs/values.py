@@ -169,6 +169,16 @@ PlainDataLoader.add_constructor(None, _refuse_tag)
 
 def parse_values_yaml(text: str, field: str = "valuesYaml") -> dict[str, Any]:
     """Parse YAML values with :class:`PlainDataLoader`; errors name line and column."""
+    data = load_plain_yaml(text, field)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise Invalid.field(field, "must be a YAML mapping")
+    return validate_values(data, field)
+
+
+def load_plain_yaml(text: str, field: str) -> Any:
+    """Any YAML (or JSON) document as plain data, unvalidated; errors name line and column."""
     try:
         # yaml.safe_load with fewer types: PlainDataLoader is a SafeLoader subclass.
         data = yaml.load(text, Loader=PlainDataLoader)
@@ -178,8 +188,4 @@ def parse_values_yaml(text: str, field: str = "valuesYaml") -> dict[str, Any]:
         raise Invalid.field(field, f"{where}{exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise Invalid.field(field, f"is not valid YAML: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise Invalid.field(field, "must be a YAML mapping")
-    return validate_values(data, field)
+    return data
