@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import jwt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -14,6 +16,7 @@ from sqlalchemy import event
 from deployserver import create_app
 from deployserver.config import Config
 from deployserver.extensions import state
+from tests.licensing.factories import good_claims, sign
 from tests.operator_client import Seeder, basic, classify_chart, decode_spec
 
 CHANNEL_URL = "/api/v1/operator/channel"
@@ -290,3 +293,37 @@ def test_cache_miss_is_one_query(cached_app: Flask, admin_headers: dict[str, str
     with _QueryCounter(cached_app) as counter:
         assert client.get(CHANNEL_URL).status_code == 200
     assert counter.count == 1
+
+
+def test_license_without_channel_claim_gets_default_channel(
+    app: Flask, client: FlaskClient, seed: Seeder
+) -> None:
+    seed.channel("stable")
+    seed.channel("beta")
+    seed.publish("stable", "1.0.0")
+    token = sign(app, good_claims(app, channel=None))
+    response = client.get(CHANNEL_URL, headers=basic(token))
+    assert response.status_code == 200
+    assert decode_spec(response.data)["metadata"]["channel"] == "stable"
+
+
+def test_expired_license_is_refused(app: Flask, client: FlaskClient, seed: Seeder) -> None:
+    seed.channel("stable")
+    seed.publish("stable", "1.0.0")
+    past = int(time.time()) - 7200
+    token = sign(app, good_claims(app, iat=past - 60, nbf=past - 60, exp=past))
+    assert_refused(client.get(CHANNEL_URL, headers=basic(token)), 401, "LICENSE_EXPIRED")
+
+
+def test_license_signed_by_an_unknown_key_is_invalid(client: FlaskClient, seed: Seeder) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    seed.channel("stable")
+    seed.publish("stable", "1.0.0")
+    forged = jwt.encode(
+        {"sub": "acme", "jti": "00000000-0000-4000-8000-000000000000", "channel": "stable"},
+        Ed25519PrivateKey.generate(),
+        algorithm="EdDSA",
+        headers={"kid": "forged"},
+    )
+    assert_refused(client.get(CHANNEL_URL, headers=basic(forged)), 401, "LICENSE_INVALID")

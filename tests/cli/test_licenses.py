@@ -9,6 +9,7 @@ import jwt
 import pytest
 from click.testing import CliRunner, Result
 from flask import Flask
+from sqlalchemy import select
 
 from deployserver.cli import cli
 from deployserver.config import Config
@@ -104,7 +105,7 @@ def test_status_commands_and_list(run: Any, app: Flask) -> None:
     assert [(item["id"], item["status"]) for item in listed] == [(license_id, "revoked")]
     assert license_id in run("licenses", "list").stdout
     with app.app_context():
-        actors = {event.actor for event in get_session().query(AuditEvent)}
+        actors = set(get_session().scalars(select(AuditEvent.actor)))
     assert any(actor.startswith("cli:") for actor in actors)
     missing = run("licenses", "revoke", "00000000-0000-4000-8000-000000000000")
     assert missing.exit_code != 0 and "no license" in missing.stderr

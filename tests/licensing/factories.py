@@ -10,6 +10,7 @@ from typing import Any
 
 import jwt
 from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deployserver.db import get_session
@@ -32,7 +33,7 @@ def issue(app: Flask, **kwargs: Any) -> tuple[License, str]:
     kwargs.setdefault("channel", "stable")
     with app.app_context():
         session = get_session()
-        if session.query(Channel).filter_by(name=kwargs["channel"]).first() is None:
+        if session.scalar(select(Channel).where(Channel.name == kwargs["channel"])) is None:
             add_channel(session, kwargs["channel"])
         session.rollback()
         return licenses.issue_license(session, ACTOR, state(app).config, **kwargs)
