@@ -76,7 +76,11 @@ def list_keys(as_json: bool) -> None:
 @keys_group.command("retire")
 @click.argument("kid")
 def retire(kid: str) -> None:
-    """Retire a key: licenses it signed stop verifying."""
+    """Retire a key: licenses it signed stop verifying.
+
+    Kids are base64url thumbprints and may start with a dash: write
+    `deployserver keys retire -- KID` for those.
+    """
     with app_context():
         key = keys.retire_key(get_session(), cli_actor(), kid)
         click.echo(f"{key.kid} {key.status}")

@@ -134,8 +134,9 @@ def test_keys_generate_list_retire(run: Any) -> None:
         (record["kid"], "active"),
     }
     assert kid in run("keys", "list").stdout
-    assert run("keys", "retire", kid).stdout.strip() == f"{kid} retired"
-    in_use = run("keys", "retire", record["kid"])
+    # "--": a kid (a base64url thumbprint) may start with a dash.
+    assert run("keys", "retire", "--", kid).stdout.strip() == f"{kid} retired"
+    in_use = run("keys", "retire", "--", record["kid"])
     assert in_use.exit_code != 0 and "generate a new key" in in_use.stderr
     bad = run("keys", "generate", "--alg", "HS256")
     assert bad.exit_code != 0
