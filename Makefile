@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev run test lint fmt typecheck migrate bench clean
+.PHONY: help install dev run test lint fmt typecheck migrate bench bench-scale bench-storm clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -60,6 +60,13 @@ test: $(DEV_STAMP) ## Lint, check migrations against models, run the test suite
 bench: $(DEV_STAMP) ## Polling throughput: full licensed poll vs a bare Flask view (wrk)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python -m bench.poll
+
+bench-scale: $(DEV_STAMP) ## Scale curves: small vs large tables on SQLite and PostgreSQL (slow)
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(BIN)/python -m bench.scale
+
+bench-storm: $(DEV_STAMP) ## Retry storm: 500 polling clients while a publish happens
+	$(BIN)/python -m bench.storm
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

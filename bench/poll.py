@@ -56,7 +56,10 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def serving(command: list[str], env: dict[str, str], probe: str) -> Iterator[None]:
+def serving(
+    command: list[str], env: dict[str, str], probe: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``command`` in its own session until the block ends; yields the process."""
     process = subprocess.Popen(
         command,
         env=env,
@@ -66,7 +69,7 @@ def serving(command: list[str], env: dict[str, str], probe: str) -> Iterator[Non
     )
     try:
         wait_until_up(probe, process)
-        yield
+        yield process
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
@@ -134,8 +137,10 @@ def seed(base: str, env: dict[str, str]) -> str:
     return str(issued["token"])
 
 
-def wrk(url: str, headers: dict[str, str]) -> dict[str, float]:
-    command = ["wrk", "-t", "2", "-c", str(CONNECTIONS), "-d", f"{SECONDS}s", "--latency"]
+def wrk(
+    url: str, headers: dict[str, str], seconds: int = SECONDS, connections: int = CONNECTIONS
+) -> dict[str, float]:
+    command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
@@ -184,22 +189,26 @@ def main() -> None:
             body_file = Path(folder) / "body.json"
             body_file.write_bytes(body)
             bare_env = {**env, "BENCH_BODY_FILE": str(body_file), "PYTHONPATH": str(ROOT)}
-            gunicorn = [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--workers",
-                str(WORKERS),
-                "--worker-class",
-                "sync",
-                "--keep-alive",
-                "5",
-                "--bind",
-                f"127.0.0.1:{bare_port}",
-                "bench.bare:app",
-            ]
-            with serving(gunicorn, bare_env, bare + "/api/v1/operator/channel"):
+            with serving(bare_command(bare_port), bare_env, bare + "/api/v1/operator/channel"):
                 report(full, bare, headers, len(body))
+
+
+def bare_command(port: int, workers: int = WORKERS) -> list[str]:
+    """gunicorn serving ``bench.bare`` with the settings ``deployserver serve`` uses."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "sync",
+        "--keep-alive",
+        "5",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "bench.bare:app",
+    ]
 
 
 def report(full: str, bare: str, headers: dict[str, str], size: int) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from marshmallow import Schema, fields, validate
+from sqlalchemy import ColumnElement, and_, or_
 
 from deployserver.errors import Invalid
 
@@ -48,6 +49,16 @@ def decode_cursor(cursor: str | None, *keys: str) -> dict[str, Any] | None:
     if not isinstance(position, dict) or any(key not in position for key in keys):
         raise Invalid.field("cursor", "is not a valid cursor", "INVALID_CURSOR")
     return position
+
+
+def before(first: Any, second: Any, first_value: Any, second_value: Any) -> ColumnElement[bool]:
+    """Rows after a cursor in ``first DESC, second DESC`` order: ``(first, second) < values``.
+
+    Written as ``first <= v AND (first < v OR second < w)`` rather than an OR alone or a row
+    value: the leading ``first <= v`` is a range every backend (MariaDB included) walks on an
+    index over ``(first, second)``, so a deep page costs what the first one does.
+    """
+    return and_(first <= first_value, or_(first < first_value, second < second_value))
 
 
 def page_of(rows: list[T], limit: int, position_of: Any) -> Page[T]:

@@ -6,10 +6,13 @@ algorithm must equal the header's), then one signature check through PyJWT, then
 
 Verdicts are cached per process by the token's sha256, so a repeat poll costs a hash, a dict
 lookup and a clock comparison. Trust material (public keys, revoked and suspended license
-ids) is read from the database as one snapshot at most every ``license_cache_seconds``; no
-cached verdict outlives the snapshot's refresh time, so revocation, suspension and key
-retirement reach every worker within that bound. Each changed snapshot is saved to the
-last-known-good store, which carries verification through a database outage.
+ids) is refreshed from the database at most every ``license_cache_seconds``; no cached
+verdict outlives the snapshot's refresh time, so revocation, suspension and key retirement
+reach every worker within that bound. A refresh reads the keys and only the licenses whose
+status changed lately (all non-active ids are read on the first refresh and every
+``FULL_RELOAD_SECONDS``), so its cost does not grow with the number of licenses. Each changed
+snapshot is saved to the last-known-good store, which carries verification through a
+database outage.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jwt import PyJWS
@@ -35,7 +38,7 @@ from jwt.exceptions import (
     InvalidSignatureError,
     InvalidTokenError,
 )
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -85,6 +88,13 @@ MAX_NUMERIC_DATE = 253_402_300_799
 LKG_NAME = "trust.json"
 LKG_FORMAT = 1
 EXTRAS_KEY = "license_verifier"
+NON_ACTIVE = ("revoked", "suspended")
+# A status change is stamped with its writer's clock and seen only once committed; rereading
+# this far back covers slow commits and clock skew between hosts.
+STATUS_CHANGE_OVERLAP = timedelta(minutes=15)
+# Every so often all non-active ids are read again, bounding what incremental reads could
+# ever miss (a status changed in SQL by hand, without status_changed_at).
+FULL_RELOAD_SECONDS = 600.0
 
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 # PyJWT does the signature check; the header was vetted before it is reached.
@@ -460,6 +470,11 @@ class LicenseVerifier:
         self._snapshot: TrustSnapshot | None = None
         self._saved_fingerprint: str | None = None
         self._refresh_due = -math.inf
+        # Non-active license statuses as last read from the database (None: read them all
+        # next time), the newest status_changed_at seen, and when to read them all again.
+        self._statuses: dict[str, str] | None = None
+        self._changed_until: datetime | None = None
+        self._full_reload_due = -math.inf
         self._refresh_lock = threading.Lock()
         self._cache_lock = threading.Lock()
 
@@ -523,10 +538,12 @@ class LicenseVerifier:
     def _refresh(self) -> TrustSnapshot:
         started = self._monotonic()
         try:
-            keys, statuses = self._read_database()
+            keys, statuses, changed = self._read_database(started)
         except DBAPIError as exc:
             # Retry once per bound, not per request: a dead database must not stall polls.
             self._refresh_due = started + self._bound
+            # What was read before the outage may have missed changes made during it.
+            self._statuses = None
             # The stored snapshot is the newest any worker of this host read (a revocation
             # seen by another worker must hold here too); this worker's memory is the fallback.
             stored = snapshot_from_json(self._store.read_json(LKG_NAME))
@@ -544,7 +561,12 @@ class LicenseVerifier:
                 self._snapshot.source,
             )
             return self._snapshot
-        snapshot = build_snapshot(keys, statuses, "database", self._snapshot)
+        previous = self._snapshot
+        if changed or previous is None or not _same_keys(previous, keys):
+            snapshot = build_snapshot(keys, statuses, "database", previous)
+        else:
+            # Nothing changed: no copy of the ids, no new fingerprint, no store write.
+            snapshot = previous
         if self._saved_fingerprint is None:
             saved = self._store.read_json(LKG_NAME)
             self._saved_fingerprint = saved.get("fingerprint") if isinstance(saved, dict) else ""
@@ -557,8 +579,14 @@ class LicenseVerifier:
         self._refresh_due = started + self._bound
         return snapshot
 
-    def _read_database(self) -> tuple[list[tuple[str, str, str, str]], dict[str, str]]:
-        """Keys and non-active license statuses, read in one transaction."""
+    def _read_database(
+        self, started: float
+    ) -> tuple[list[tuple[str, str, str, str]], dict[str, str], bool]:
+        """Keys and non-active license statuses, read in one transaction.
+
+        Returns the statuses and whether they changed since the last read. Only licenses whose
+        status changed since then (less an overlap) are read, unless a full read is due.
+        """
         with self._sessions() as session, session.begin():
             keys = [
                 (row.kid, row.alg, row.status, row.public_key)
@@ -568,13 +596,39 @@ class LicenseVerifier:
                     .order_by(SigningKey.created_at.desc(), SigningKey.kid.desc())
                 )
             ]
-            statuses = {
-                row.id: row.status
-                for row in session.execute(
-                    select(License.id, License.status).where(License.status != "active")
+            if self._statuses is None or started >= self._full_reload_due:
+                # IN, not != 'active': an index range over the few non-active rows.
+                statuses = {
+                    row.id: row.status
+                    for row in session.execute(
+                        select(License.id, License.status).where(License.status.in_(NON_ACTIVE))
+                    )
+                }
+                newest = session.scalar(select(func.max(License.status_changed_at)))
+                changed = statuses != self._statuses
+                self._full_reload_due = started + FULL_RELOAD_SECONDS
+            else:
+                statuses, newest, changed = self._statuses, self._changed_until, False
+                query = select(License.id, License.status, License.status_changed_at).where(
+                    License.status_changed_at.is_not(None)
+                    if newest is None
+                    else License.status_changed_at >= newest - STATUS_CHANGE_OVERLAP
                 )
-            }
-        return keys, statuses
+                for row in session.execute(query):
+                    if row.status in NON_ACTIVE:
+                        changed = changed or statuses.get(row.id) != row.status
+                        statuses[row.id] = row.status
+                    elif statuses.pop(row.id, None) is not None:
+                        changed = True
+                    if newest is None or row.status_changed_at > newest:
+                        newest = row.status_changed_at
+        self._statuses, self._changed_until = statuses, newest
+        return keys, statuses, changed
+
+
+def _same_keys(snapshot: TrustSnapshot, keys: list[tuple[str, str, str, str]]) -> bool:
+    held = [(k.kid, k.alg, k.status, k.public_pem) for k in snapshot.keys.values()]
+    return snapshot.source == "database" and held == keys
 
 
 _TOO_LONG = Verdict(False, MALFORMED, f"a license is at most {MAX_TOKEN_LENGTH} characters")

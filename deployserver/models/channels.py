@@ -68,7 +68,13 @@ class ChannelRelease(Base):
     etag: Mapped[str] = mapped_column(String(80))
     arrived_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (Index(None, "channel_id", "arrived_at"),)
+    # The channel's release listing walks (arrived_at, release_id) newest first, keyset-paged;
+    # a release's channels are looked up by release_id alone, which the primary key (channel
+    # first) cannot serve.
+    __table_args__ = (
+        Index(None, "channel_id", "arrived_at", "release_id"),
+        Index(None, "release_id"),
+    )
 
 
 class ChannelEvent(Base):

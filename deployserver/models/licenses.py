@@ -27,8 +27,14 @@ class License(Base):
     issued_by: Mapped[str] = mapped_column(Name)
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
-    # Verification reads the ids that are not active; keep that lookup indexed.
-    __table_args__ = (Index(None, "status"), Index(None, "subject"))
+    # Verification reads the ids that are not active, then only the statuses changed since
+    # its last read; the license listing walks (issued_at, id) newest first.
+    __table_args__ = (
+        Index(None, "status"),
+        Index(None, "subject"),
+        Index(None, "status_changed_at"),
+        Index(None, "issued_at", "id"),
+    )
 
 
 class SigningKey(Base):

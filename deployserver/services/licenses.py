@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deployserver.config import Config
@@ -21,7 +21,7 @@ from deployserver.db import end_read, utcnow, write_transaction
 from deployserver.errors import Conflict, Invalid, NotFound
 from deployserver.licensing.verify import MAX_TOKEN_LENGTH
 from deployserver.models import Channel, License
-from deployserver.pagination import Page, decode_cursor, page_of
+from deployserver.pagination import Page, before, decode_cursor, page_of
 from deployserver.services import audit
 from deployserver.services.keys import signer_for_issuance
 from deployserver.specs.canonical import NotCanonicalizable, digest_of, normalize
@@ -250,12 +250,7 @@ def list_licenses(
             at = datetime.fromisoformat(str(position["at"]))
         except ValueError:
             raise Invalid.field("cursor", "is not a valid cursor", "INVALID_CURSOR") from None
-        query = query.where(
-            or_(
-                License.issued_at < at,
-                and_(License.issued_at == at, License.id < str(position["id"])),
-            )
-        )
+        query = query.where(before(License.issued_at, License.id, at, str(position["id"])))
     rows = list(session.scalars(query))
     end_read(session)
     return page_of(rows, limit, lambda row: {"at": row.issued_at.isoformat(), "id": row.id})

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from deployserver.db import read_transaction, utcnow, write_transaction
 from deployserver.errors import Conflict, Invalid, NotFound
 from deployserver.models import Channel, ChannelEvent, ChannelRelease, Release
-from deployserver.pagination import Page, decode_cursor, page_of
+from deployserver.pagination import Page, before, decode_cursor, page_of
 from deployserver.services import audit
 from deployserver.services.channels import (
     ChannelView,
@@ -445,15 +445,19 @@ def list_channel_releases(
             select(Release, ChannelRelease.arrived_at)
             .join(ChannelRelease, ChannelRelease.release_id == Release.id)
             .where(ChannelRelease.channel_id == channel.id)
-            .order_by(ChannelRelease.arrived_at.desc(), Release.id.desc())
+            # Both keys from channel_releases, so its (channel_id, arrived_at, release_id)
+            # index gives the order and the keyset range without a sort.
+            .order_by(ChannelRelease.arrived_at.desc(), ChannelRelease.release_id.desc())
             .limit(limit + 1)
         )
         if position is not None:
             arrived = _cursor_time(position["arrivedAt"])
             query = query.where(
-                or_(
-                    ChannelRelease.arrived_at < arrived,
-                    and_(ChannelRelease.arrived_at == arrived, Release.id < str(position["id"])),
+                before(
+                    ChannelRelease.arrived_at,
+                    ChannelRelease.release_id,
+                    arrived,
+                    str(position["id"]),
                 )
             )
         rows = session.execute(query).all()

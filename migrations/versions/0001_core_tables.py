@@ -87,6 +87,10 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_licenses_status"), "licenses", ["status"], unique=False)
     op.create_index(op.f("ix_licenses_subject"), "licenses", ["subject"], unique=False)
+    op.create_index(
+        op.f("ix_licenses_status_changed_at"), "licenses", ["status_changed_at"], unique=False
+    )
+    op.create_index(op.f("ix_licenses_issued_at_id"), "licenses", ["issued_at", "id"], unique=False)
     op.create_table(
         "releases",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -192,21 +196,30 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("channel_id", "release_id", name=op.f("pk_channel_releases")),
     )
     op.create_index(
-        op.f("ix_channel_releases_channel_id_arrived_at"),
+        op.f("ix_channel_releases_channel_id_arrived_at_release_id"),
         "channel_releases",
-        ["channel_id", "arrived_at"],
+        ["channel_id", "arrived_at", "release_id"],
         unique=False,
+    )
+    op.create_index(
+        op.f("ix_channel_releases_release_id"), "channel_releases", ["release_id"], unique=False
     )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_channel_releases_channel_id_arrived_at"), table_name="channel_releases")
+    op.drop_index(op.f("ix_channel_releases_release_id"), table_name="channel_releases")
+    op.drop_index(
+        op.f("ix_channel_releases_channel_id_arrived_at_release_id"),
+        table_name="channel_releases",
+    )
     op.drop_table("channel_releases")
     op.drop_index(op.f("ix_channel_events_channel_id_id"), table_name="channel_events")
     op.drop_table("channel_events")
     op.drop_table("channels")
     op.drop_table("signing_keys")
     op.drop_table("releases")
+    op.drop_index(op.f("ix_licenses_issued_at_id"), table_name="licenses")
+    op.drop_index(op.f("ix_licenses_status_changed_at"), table_name="licenses")
     op.drop_index(op.f("ix_licenses_subject"), table_name="licenses")
     op.drop_index(op.f("ix_licenses_status"), table_name="licenses")
     op.drop_table("licenses")

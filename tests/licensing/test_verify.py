@@ -24,8 +24,10 @@ from deployserver.extensions import state
 from deployserver.licensing import verify as v
 from deployserver.licensing.verify import LicenseVerifier, Verdict, license_verifier
 from deployserver.lkg import LastKnownGood
+from deployserver.models import License
 from deployserver.services import keys, licenses
 from tests.licensing.factories import ACTOR, b64, good_claims, issue, segment, sign, signer
+from tests.queries import QueryRecorder, assert_index_walk
 
 DEAD_DATABASE = "postgresql://nobody@127.0.0.1:1/none"
 
@@ -582,3 +584,87 @@ def test_unchanged_snapshot_is_not_rewritten(app: Flask) -> None:
     verifier.verify(token)
     assert path.stat().st_mtime_ns == touched
     assert touched >= first
+
+
+# --- refresh cost (make bench-scale: flat as licenses grow) -----------------------------------
+
+
+def _license_reads(recorder: QueryRecorder) -> list[str]:
+    return [sql for sql, _ in recorder.touching("licenses")]
+
+
+def test_first_refresh_reads_non_active_ids_through_the_status_index(app: Flask) -> None:
+    row, _ = issue(app)
+    with app.app_context():
+        licenses.revoke_license(get_session(), ACTOR, row.id)
+    verifier = make_verifier(app, Clock())
+    engine = state(app).engine
+    with QueryRecorder(engine) as recorder:
+        snapshot = verifier.trust()
+    assert snapshot.license_statuses == {row.id: "revoked"}
+    assert recorder.count <= 3  # keys, non-active ids, newest status change
+    (by_status,) = [sql for sql in _license_reads(recorder) if "status IN" in sql]
+    statement, parameters = next(s for s in recorder.statements if s[0] == by_status)
+    assert_index_walk(engine, statement, parameters, "ix_licenses_status")
+
+
+def test_later_refreshes_read_only_recent_status_changes(app: Flask) -> None:
+    clock = Clock()
+    revoked_row, _ = issue(app, subject="gone")
+    row, token = issue(app)
+    with app.app_context():
+        licenses.revoke_license(get_session(), ACTOR, revoked_row.id)
+    verifier = make_verifier(app, clock)
+    first = verifier.trust()
+    engine = state(app).engine
+
+    clock.advance(31)
+    with QueryRecorder(engine) as recorder:
+        assert verifier.trust() is first  # nothing changed: the same snapshot, no copy
+    assert recorder.count <= 2  # keys, licenses changed since the last read
+    (changed,) = _license_reads(recorder)
+    assert "status_changed_at >=" in changed and "status IN" not in changed
+    statement, parameters = recorder.touching("licenses")[0]
+    assert_index_walk(engine, statement, parameters, "ix_licenses_status_changed_at")
+
+    # Each change still reaches the verdict within one refresh, a reinstatement included.
+    with app.app_context():
+        licenses.suspend_license(get_session(), ACTOR, row.id)
+    clock.advance(31)
+    assert verifier.verify(token).code == v.SUSPENDED
+    with app.app_context():
+        licenses.reinstate_license(get_session(), ACTOR, row.id)
+    clock.advance(31)
+    assert verifier.verify(token).valid
+    assert verifier.trust().license_statuses == {revoked_row.id: "revoked"}
+
+
+def test_a_change_stamped_before_the_newest_seen_is_still_read(app: Flask) -> None:
+    # A revocation stamped by a host whose clock lags, or committed after a later change was
+    # already read, is older than the newest change seen: the overlap still reads it.
+    clock = Clock()
+    early_row, early = issue(app, subject="early")
+    late_row, _ = issue(app, subject="late")
+    with app.app_context():
+        licenses.suspend_license(get_session(), ACTOR, late_row.id)
+    verifier = make_verifier(app, clock)
+    assert verifier.verify(early).valid
+    with app.app_context():
+        session = get_session()
+        licenses.revoke_license(session, ACTOR, early_row.id)
+        stored, late = session.get(License, early_row.id), session.get(License, late_row.id)
+        assert stored is not None and late is not None and late.status_changed_at is not None
+        stored.status_changed_at = late.status_changed_at - v.STATUS_CHANGE_OVERLAP / 2
+        session.commit()
+    clock.advance(31)
+    assert verifier.verify(early).code == v.REVOKED
+
+
+def test_full_reread_is_periodic(app: Flask) -> None:
+    clock = Clock()
+    verifier = make_verifier(app, clock)
+    verifier.trust()
+    clock.advance(v.FULL_RELOAD_SECONDS + 1)
+    with QueryRecorder(state(app).engine) as recorder:
+        verifier.trust()
+    assert any("status IN" in sql for sql in _license_reads(recorder))

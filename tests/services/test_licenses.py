@@ -15,6 +15,7 @@ from deployserver.extensions import state
 from deployserver.models import AuditEvent, License
 from deployserver.services import licenses
 from tests.licensing.factories import ACTOR, add_channel
+from tests.queries import QueryRecorder, assert_index_walk
 
 
 def issue(app: Flask, session: Any, **kwargs: Any) -> tuple[License, str]:
@@ -131,3 +132,23 @@ def test_list_filters_and_pages(app: Flask, session: Any) -> None:
     assert sorted(seen) == sorted(ids) and len(seen) == 5
     assert {r.id for r in licenses.list_licenses(session, status="revoked").items} == {ids[0]}
     assert len(licenses.list_licenses(session, subject="s1").items) == 2
+
+
+def test_deep_page_walks_the_issued_at_index(app: Flask, session: Any, stable: None) -> None:
+    # Same issued_at second for all of them: the id breaks the tie inside the keyset.
+    issued = {issue(app, session, subject=f"s{n}")[0].id for n in range(5)}
+    engine = state(app).engine
+    seen: list[str] = []
+    cursor = None
+    with QueryRecorder(engine) as recorder:
+        while True:
+            page = licenses.list_licenses(session, limit=2, cursor=cursor)
+            seen += [row.id for row in page.items]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+    assert len(seen) == len(set(seen)) == 5 and set(seen) == issued
+    assert recorder.count == 3  # one query per page, whatever its depth
+    deep, parameters = recorder.statements[-1]
+    assert "licenses.issued_at <=" in deep
+    assert_index_walk(engine, deep, parameters, "ix_licenses_issued_at_id")
