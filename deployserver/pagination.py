@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from marshmallow import Schema, fields, validate
@@ -45,10 +46,40 @@ def decode_cursor(cursor: str | None, *keys: str) -> dict[str, Any] | None:
         padded = cursor + "=" * (-len(cursor) % 4)
         position = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise Invalid.field("cursor", "is not a valid cursor", "INVALID_CURSOR") from None
+        raise _not_a_cursor() from None
     if not isinstance(position, dict) or any(key not in position for key in keys):
-        raise Invalid.field("cursor", "is not a valid cursor", "INVALID_CURSOR")
+        raise _not_a_cursor()
     return position
+
+
+def _not_a_cursor() -> Invalid:
+    return Invalid.field("cursor", "is not a valid cursor", "INVALID_CURSOR")
+
+
+def cursor_int(position: dict[str, Any], key: str) -> int:
+    """An integer a cursor carries; 422 naming ``cursor`` when it is not one."""
+    value = position[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _not_a_cursor()
+    return value
+
+
+def cursor_str(position: dict[str, Any], key: str) -> str:
+    value = position[key]
+    if not isinstance(value, str):
+        raise _not_a_cursor()
+    return value
+
+
+def cursor_time(position: dict[str, Any], key: str) -> datetime:
+    """An aware timestamp a cursor carries; 422 naming ``cursor`` when it is not one."""
+    try:
+        moment = datetime.fromisoformat(cursor_str(position, key))
+    except ValueError:
+        raise _not_a_cursor() from None
+    if moment.tzinfo is None:
+        raise _not_a_cursor()
+    return moment
 
 
 def before(first: Any, second: Any, first_value: Any, second_value: Any) -> ColumnElement[bool]:

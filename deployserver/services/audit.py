@@ -8,7 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deployserver.models import AuditEvent
-from deployserver.pagination import Page, decode_cursor, page_of
+from deployserver.pagination import (
+    Page,
+    cursor_int,
+    decode_cursor,
+    page_of,
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,6 @@ def list_events(
     if target is not None:
         query = query.where(AuditEvent.target == target)
     if position is not None:
-        query = query.where(AuditEvent.id < int(position["id"]))
+        query = query.where(AuditEvent.id < cursor_int(position, "id"))
     rows = list(session.scalars(query))
     return page_of(rows, limit, lambda event: {"id": event.id})

@@ -18,7 +18,12 @@ from sqlalchemy.orm import Session
 from deployserver.db import read_transaction, utcnow, write_transaction
 from deployserver.errors import Conflict, Invalid, NotFound
 from deployserver.models import Channel, ChannelEvent, ChannelRelease, Release
-from deployserver.pagination import Page, decode_cursor, page_of
+from deployserver.pagination import (
+    Page,
+    cursor_str,
+    decode_cursor,
+    page_of,
+)
 from deployserver.services import audit
 from deployserver.specs.canonical import digest_of, etag_for
 from deployserver.specs.merge import MergeConflict
@@ -177,7 +182,7 @@ def list_channels(session: Session, limit: int, cursor: str | None) -> Page[Chan
         .limit(limit + 1)
     )
     if position is not None:
-        query = query.where(Channel.name > str(position["name"]))
+        query = query.where(Channel.name > cursor_str(position, "name"))
     with read_transaction(session):
         views = [
             ChannelView(

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 
 from flask import Flask
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -21,7 +20,14 @@ from deployserver.errors import Conflict, Invalid, NotFound
 from deployserver.extensions import AppState, state
 from deployserver.licensing import keys as key_material
 from deployserver.models import SigningKey
-from deployserver.pagination import Page, decode_cursor, page_of
+from deployserver.pagination import (
+    Page,
+    before,
+    cursor_str,
+    cursor_time,
+    decode_cursor,
+    page_of,
+)
 from deployserver.services import audit
 from deployserver.services.health import READINESS_CHECKS
 from deployserver.specs.canonical import digest_of
@@ -118,14 +124,12 @@ def list_keys(session: Session, limit: int = 500, cursor: str | None = None) -> 
         .limit(limit + 1)
     )
     if position is not None:
-        try:
-            at = datetime.fromisoformat(str(position["at"]))
-        except ValueError:
-            raise Invalid.field("cursor", "is not a valid cursor", "INVALID_CURSOR") from None
         query = query.where(
-            or_(
-                SigningKey.created_at < at,
-                and_(SigningKey.created_at == at, SigningKey.kid < str(position["kid"])),
+            before(
+                SigningKey.created_at,
+                SigningKey.kid,
+                cursor_time(position, "at"),
+                cursor_str(position, "kid"),
             )
         )
     rows = list(session.scalars(query))

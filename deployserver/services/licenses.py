@@ -21,7 +21,14 @@ from deployserver.db import end_read, utcnow, write_transaction
 from deployserver.errors import Conflict, Invalid, NotFound
 from deployserver.licensing.verify import MAX_TOKEN_LENGTH
 from deployserver.models import Channel, License
-from deployserver.pagination import Page, before, decode_cursor, page_of
+from deployserver.pagination import (
+    Page,
+    before,
+    cursor_str,
+    cursor_time,
+    decode_cursor,
+    page_of,
+)
 from deployserver.services import audit
 from deployserver.services.keys import signer_for_issuance
 from deployserver.specs.canonical import NotCanonicalizable, digest_of, normalize
@@ -246,11 +253,14 @@ def list_licenses(
     if channel is not None:
         query = query.where(License.channel == channel)
     if position is not None:
-        try:
-            at = datetime.fromisoformat(str(position["at"]))
-        except ValueError:
-            raise Invalid.field("cursor", "is not a valid cursor", "INVALID_CURSOR") from None
-        query = query.where(before(License.issued_at, License.id, at, str(position["id"])))
+        query = query.where(
+            before(
+                License.issued_at,
+                License.id,
+                cursor_time(position, "at"),
+                cursor_str(position, "id"),
+            )
+        )
     rows = list(session.scalars(query))
     end_read(session)
     return page_of(rows, limit, lambda row: {"at": row.issued_at.isoformat(), "id": row.id})

@@ -20,7 +20,15 @@ from sqlalchemy.orm import Session
 from deployserver.db import read_transaction, utcnow, write_transaction
 from deployserver.errors import Conflict, Invalid, NotFound
 from deployserver.models import Channel, ChannelEvent, ChannelRelease, Release
-from deployserver.pagination import Page, before, decode_cursor, page_of
+from deployserver.pagination import (
+    Page,
+    before,
+    cursor_int,
+    cursor_str,
+    cursor_time,
+    decode_cursor,
+    page_of,
+)
 from deployserver.services import audit
 from deployserver.services.channels import (
     ChannelView,
@@ -451,13 +459,12 @@ def list_channel_releases(
             .limit(limit + 1)
         )
         if position is not None:
-            arrived = _cursor_time(position["arrivedAt"])
             query = query.where(
                 before(
                     ChannelRelease.arrived_at,
                     ChannelRelease.release_id,
-                    arrived,
-                    str(position["id"]),
+                    cursor_time(position, "arrivedAt"),
+                    cursor_str(position, "id"),
                 )
             )
         rows = session.execute(query).all()
@@ -467,16 +474,6 @@ def list_channel_releases(
         ]
     page = page_of(items, limit, lambda item: {"arrivedAt": item[1].isoformat(), "id": item[0].id})
     return Page([view for view, _ in page.items], page.next_cursor)
-
-
-def _cursor_time(raw: Any) -> datetime:
-    try:
-        moment = datetime.fromisoformat(str(raw))
-    except ValueError:
-        raise Invalid.field("cursor", "is not a valid cursor", "INVALID_CURSOR") from None
-    if moment.tzinfo is None:
-        raise Invalid.field("cursor", "is not a valid cursor", "INVALID_CURSOR")
-    return moment
 
 
 def channel_history(
@@ -493,10 +490,7 @@ def channel_history(
             .limit(limit + 1)
         )
         if position is not None:
-            try:
-                query = query.where(ChannelEvent.id < int(position["id"]))
-            except (TypeError, ValueError):
-                raise Invalid.field("cursor", "is not a valid cursor", "INVALID_CURSOR") from None
+            query = query.where(ChannelEvent.id < cursor_int(position, "id"))
         entries = [
             HistoryEntry(
                 id=event.id,

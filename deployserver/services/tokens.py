@@ -14,7 +14,12 @@ from sqlalchemy.orm import Session
 from deployserver.db import utcnow, write_transaction
 from deployserver.errors import Invalid, NotFound
 from deployserver.models import ApiToken, Channel
-from deployserver.pagination import Page, decode_cursor, page_of
+from deployserver.pagination import (
+    Page,
+    cursor_str,
+    decode_cursor,
+    page_of,
+)
 from deployserver.services import audit
 from deployserver.specs.canonical import digest_of
 
@@ -103,7 +108,7 @@ def list_tokens(session: Session, limit: int = 500, cursor: str | None = None) -
     position = decode_cursor(cursor, "id")
     query = select(ApiToken).order_by(ApiToken.id).limit(limit + 1)
     if position is not None:
-        query = query.where(ApiToken.id > str(position["id"]))
+        query = query.where(ApiToken.id > cursor_str(position, "id"))
     rows = list(session.scalars(query))
     session.rollback()
     return page_of(rows, limit, lambda token: {"id": token.id})

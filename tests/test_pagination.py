@@ -1,0 +1,49 @@
+"""Cursors are opaque to clients: a forged or damaged one is a 422 naming ``cursor``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from deployserver.pagination import encode_cursor
+
+
+@pytest.mark.parametrize(
+    ("path", "position"),
+    [
+        ("/api/v1/audit", {"id": "abc"}),
+        ("/api/v1/audit", {"id": True}),
+        ("/api/v1/channels/stable/history", {"id": "1; drop"}),
+        ("/api/v1/channels/stable/releases", {"arrivedAt": "2026-01-01T00:00:00", "id": "x"}),
+        ("/api/v1/channels/stable/releases", {"arrivedAt": 5, "id": "x"}),
+        ("/api/v1/licenses", {"at": "yesterday", "id": "x"}),
+        ("/api/v1/keys", {"at": "2026-01-01T00:00:00", "kid": "x"}),
+        ("/api/v1/keys", {"at": "2026-01-01T00:00:00Z", "kid": 7}),
+        ("/api/v1/channels", {"name": ["stable"]}),
+    ],
+)
+def test_forged_cursor_is_422(
+    client: FlaskClient, admin_headers: dict[str, str], path: str, position: dict[str, Any]
+) -> None:
+    assert (
+        client.post("/api/v1/channels", json={"name": "stable"}, headers=admin_headers).status_code
+        == 201
+    )
+    response = client.get(
+        path, query_string={"cursor": encode_cursor(position)}, headers=admin_headers
+    )
+    assert response.status_code == 422, response.get_json()
+    body = response.get_json()
+    assert body["code"] == "INVALID_CURSOR"
+    assert "cursor" in body["errors"]
+
+
+@pytest.mark.parametrize("cursor", ["not base64!", "e30", "W10"])  # garbage, {}, []
+def test_damaged_cursor_is_422(
+    client: FlaskClient, admin_headers: dict[str, str], cursor: str
+) -> None:
+    response = client.get("/api/v1/audit", query_string={"cursor": cursor}, headers=admin_headers)
+    assert response.status_code == 422
+    assert response.get_json()["code"] == "INVALID_CURSOR"
