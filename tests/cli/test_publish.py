@@ -137,7 +137,9 @@ def test_promote_by_version_or_id(invoke: Invoke, stable: str, values_file: Path
     assert by_version.stdout.startswith(f"promoted 1.0.0 on beta (release {release['id']}")
     by_id = invoke("promote", "beta", str(release["id"]), "--json")
     assert json.loads(by_id.stdout)["channels"] == ["beta", "stable"]
-    assert_one_line_error(invoke("promote", "beta", "9.9.9"), "no release with id or version '9.9.9'")
+    assert_one_line_error(
+        invoke("promote", "beta", "9.9.9"), "no release with id or version '9.9.9'"
+    )
     assert_one_line_error(invoke("promote", "nope", "1.0.0"), "no channel 'nope'")
 
 
