@@ -137,7 +137,8 @@ def publish(
     if as_json:
         echo_json(ReleaseSchema().dump(published.release))
     elif published.changed:
-        click.echo(_release_line("published", published.release, channel) + _staged(rollout_percent))
+        line = _release_line("published", published.release, channel)
+        click.echo(line + _staged(rollout_percent))
     else:
         click.echo(
             _release_line("already published with this content:", published.release, channel)
@@ -164,10 +165,12 @@ def promote(channel: str, release: str, rollout_percent: int | None, as_json: bo
     if as_json:
         echo_json(ReleaseSchema().dump(promoted.release))
     elif promoted.changed:
-        click.echo(_release_line("promoted", promoted.release, channel) + _staged(rollout_percent))
+        line = _release_line("promoted", promoted.release, channel)
+        click.echo(line + _staged(rollout_percent))
     else:
         where = "head" if rollout_percent is None else f"candidate at {rollout_percent}%"
-        click.echo(f"{promoted.release.version} is already the {where} of {channel}; nothing changed")
+        version = promoted.release.version
+        click.echo(f"{version} is already the {where} of {channel}; nothing changed")
 
 
 @cli.command()
@@ -202,9 +205,7 @@ def _staged(percent: int | None) -> str:
 @click.option("--complete", is_flag=True, help="Make the candidate the head for everyone.")
 @click.option("--abort", is_flag=True, help="Withdraw the candidate; all get the head again.")
 @JSON_OPTION
-def rollout(
-    channel: str, percent: int | None, complete: bool, abort: bool, as_json: bool
-) -> None:
+def rollout(channel: str, percent: int | None, complete: bool, abort: bool, as_json: bool) -> None:
     """Advance, complete or abort CHANNEL's staged rollout (exactly one option)."""
     if (percent is not None) + complete + abort != 1:
         raise click.ClickException("give exactly one of --percent, --complete or --abort")
