@@ -29,6 +29,9 @@ from deployserver.services.audit import Actor
 log = logging.getLogger(__name__)
 
 EXTRAS_KEY = "installation_recorder"
+# Recorders whose thread runs in this process; stopped (and flushed) at exit.
+_RUNNING: set[InstallationRecorder] = set()
+_RUNNING_LOCK = threading.Lock()
 PRUNE_INTERVAL = 24 * 3600
 RETENTION_ACTOR = Actor(name="server:retention")
 
@@ -173,7 +176,8 @@ class InstallationRecorder:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=30)
-        atexit.unregister(self.stop)
+        with _RUNNING_LOCK:
+            _RUNNING.discard(self)
         try:
             self.flush()
         except Exception:
@@ -196,9 +200,8 @@ class InstallationRecorder:
                 target=self._run, name="installation-recorder", daemon=True
             )
             self._thread.start()
-        # Gunicorn ends a worker through sys.exit, so exit handlers run: the last batch is
-        # written before the worker goes.
-        atexit.register(self.stop)
+        with _RUNNING_LOCK:
+            _RUNNING.add(self)
 
     def _run(self) -> None:
         while True:
@@ -273,6 +276,19 @@ def installation_recorder(app_state: AppState) -> InstallationRecorder:
     if recorder is None:
         recorder = app_state.extras[EXTRAS_KEY] = InstallationRecorder(app_state)
     return recorder
+
+
+@atexit.register
+def stop_all() -> None:
+    """Stop and flush every running recorder of this process.
+
+    Gunicorn ends a worker through ``sys.exit``, so exit handlers run: the last batch is
+    written before the worker goes.
+    """
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for recorder in running:
+        recorder.stop()
 
 
 def stop_recorder(app_state: AppState) -> None:

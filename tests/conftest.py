@@ -19,7 +19,7 @@ from deployserver import create_app, migrate
 from deployserver.config import Config
 from deployserver.db import create_db_engine, get_session
 from deployserver.models import Base
-from deployserver.recorder import stop_recorder
+from deployserver.recorder import stop_all
 from deployserver.services import tokens
 from deployserver.services.audit import Actor
 from tests.backends import configured_backends, temporary_database
@@ -71,14 +71,21 @@ def config(make_config: Callable[..., Config]) -> Config:
 def app(config: Config) -> Iterator[Flask]:
     app = create_app(config)
     yield app
-    # Write and stop this app's installation recorder before the rows are cleared, so no
-    # batch of this test lands in the next one.
-    stop_recorder(app.extensions["deployserver"])
+    # Write and stop the installation recorders of this app and of any app the test built
+    # on its own before the rows are cleared, so no batch of this test lands in the next.
+    stop_all()
     engine = app.extensions["deployserver"].engine
     with engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(delete(table))
     engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def stop_installation_recorders() -> Iterator[None]:
+    """Apps a test builds on its own may start recorders too: flush and stop them all."""
+    yield
+    stop_all()
 
 
 @pytest.fixture
