@@ -24,6 +24,7 @@ from deployserver.errors import BASIC_CHALLENGE, Unauthorized
 from deployserver.extensions import AppState, state
 from deployserver.feed import ServedSpec, spec_feed
 from deployserver.licensing.verify import LicenseView, license_verifier
+from deployserver.recorder import EXTRAS_KEY as RECORDER_KEY
 from deployserver.recorder import installation_recorder
 
 blp = Blueprint(
@@ -91,30 +92,32 @@ def note_poll(
     app_state: AppState, channel: str, license: LicenseView | None, spec: ServedSpec
 ) -> None:
     """Record the poll for installation insights (a dict update; written later)."""
-    recorder = installation_recorder(app_state)
+    recorder = app_state.extras.get(RECORDER_KEY) or installation_recorder(app_state)
     if license is None:
         recorder.anonymous(channel)
         return
+    # Straight from the WSGI environ: the header wrappers cost more than the rest of this.
+    environ = request.environ
+    trusted = app_state.config.trusted_proxies
     recorder.record(
         license.id,
         license.subject,
         channel,
         spec.release_id,
-        client_address(app_state.config.trusted_proxies),
-        request.headers.get("User-Agent"),
+        client_address(environ, trusted) if trusted else environ.get("REMOTE_ADDR"),
+        environ.get("HTTP_USER_AGENT"),
     )
 
 
-def client_address(trusted_proxies: int) -> str | None:
-    """The caller's address: the peer's, or with ``trusted_proxies`` proxies in front, the
-    ``X-Forwarded-For`` entry the outermost trusted proxy added (earlier ones are forgeable)."""
-    if trusted_proxies:
-        forwarded = request.headers.get("X-Forwarded-For")
-        if forwarded:
-            hops = forwarded.split(",")
-            if len(hops) >= trusted_proxies:
-                return hops[-trusted_proxies].strip()
-    return request.remote_addr
+def client_address(environ: dict[str, Any], trusted_proxies: int) -> str | None:
+    """With ``trusted_proxies`` proxies in front, the ``X-Forwarded-For`` entry the outermost
+    trusted proxy added (entries before it are whatever the client sent); else the peer."""
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+    if forwarded:
+        hops = forwarded.split(",")
+        if len(hops) >= trusted_proxies:
+            return str(hops[-trusted_proxies].strip())
+    return environ.get("REMOTE_ADDR")
 
 
 def spec_response(spec: ServedSpec) -> Response:

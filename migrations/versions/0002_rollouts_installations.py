@@ -1,5 +1,7 @@
-"""Staged rollouts and installation insights: candidate-only channel releases, rollout
-percentages in history, license ids of any length, installation indexes, anonymous polls.
+"""Staged rollouts and installation insights.
+
+Candidate-only channel releases, rollout percentages in history, license ids of any length,
+installation indexes, anonymous polls per channel and hour.
 
 Revision ID: 0002_rollouts_installations
 Revises: 0001_core_tables
