@@ -92,6 +92,12 @@ class Config:
     operator_namespace: str = "wandb"
     redis_url: str = ""
     log_level: str = "INFO"
+    # Installation insights (deployserver/recorder.py).
+    installation_flush_seconds: int = 10
+    installation_retention_days: int = 180
+    installation_buffer_entries: int = 100_000
+    # Proxies in front of the server whose X-Forwarded-For entries are believed (0: none).
+    trusted_proxies: int = 0
     testing: bool = False
 
     # name -> (parser); the environment variable is PREFIX + name.upper()
@@ -101,6 +107,10 @@ class Config:
         "license_leeway_seconds": lambda n, v: _int(n, v, 0),
         "license_default_ttl_days": lambda n, v: _int(n, v, 1),
         "max_content_length": lambda n, v: _int(n, v, 1024),
+        "installation_flush_seconds": lambda n, v: _int(n, v, 1),
+        "installation_retention_days": lambda n, v: _int(n, v, 1),
+        "installation_buffer_entries": lambda n, v: _int(n, v, 1),
+        "trusted_proxies": lambda n, v: _int(n, v, 0),
         "allow_anonymous": _bool,
     }
 

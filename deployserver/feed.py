@@ -1,11 +1,13 @@
 """The operator feed: which stored bytes answer a poll, cached per worker, kept for outages.
 
-A poll needs one answer: the served body (and ETag) of a channel's head, or of one release
-pinned on a channel. Both are stored when a release arrives on a channel (see
-``specs/served.py``), so this module only finds them: from a per-worker cache that lives at
-most ``license_cache_seconds`` (the same bound as licenses, so a head change reaches every
-worker within it), else with one indexed query, else, when the database is unreachable, from
-the last-known-good store that every worker of the host shares.
+A poll needs one answer: the served body (and ETag) of a channel's head (or, during a staged
+rollout, of its candidate for licenses in the cohort), or of one release pinned on a channel.
+All are stored when a release arrives on a channel (see ``specs/served.py``), so this module
+only finds them: from a per-worker cache that lives at most ``license_cache_seconds`` (the
+same bound as licenses, so a head or rollout change reaches every worker within it), else
+with one indexed query, else, when the database is unreachable, from the last-known-good
+store that every worker of the host shares (head, candidate and percentage in one file, so
+an outage keeps every cohort on what it had).
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import aliased
 
+from deployserver.cohort import in_cohort
 from deployserver.errors import NotFound, Unavailable
 from deployserver.extensions import AppState
 from deployserver.lkg import LastKnownGood
@@ -48,8 +53,27 @@ class _Missing:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelAnswer:
+    """A channel's head and, during a staged rollout, its candidate and percentage."""
+
+    head: ServedSpec
+    candidate: ServedSpec | None = None
+    percent: int = 0
+
+    def for_license(self, license_id: str | None) -> ServedSpec:
+        """The head, or the candidate when ``license_id`` is in the rollout's cohort."""
+        candidate = self.candidate
+        if candidate is None or license_id is None:
+            return self.head
+        if in_cohort(license_id, candidate.release_id, self.percent):
+            return candidate
+        return self.head
+
+
 _Answer = ServedSpec | _Missing
 _Entry = tuple[float, _Answer]
+_HeadEntry = tuple[float, ChannelAnswer | _Missing]
 
 
 class SpecFeed:
@@ -59,19 +83,23 @@ class SpecFeed:
         self._engine = app_state.engine
         self._ttl = float(app_state.config.license_cache_seconds)
         self._store = LastKnownGood(app_state.config.instance_path)
-        self._heads: dict[str, _Entry] = {}
+        self._heads: dict[str, _HeadEntry] = {}
         self._pinned: dict[tuple[str, str], _Entry] = {}
         # What this worker last wrote to (or found in) the store, by file name.
         self._persisted: dict[str, str] = {}
 
-    def head(self, channel: str) -> ServedSpec:
-        """The served spec of ``channel``'s head; NotFound CHANNEL_NOT_FOUND / CHANNEL_EMPTY."""
+    def head(self, channel: str, license_id: str | None = None) -> ServedSpec:
+        """The served spec of ``channel``'s head, or of its rollout candidate when
+        ``license_id`` is in the cohort; NotFound CHANNEL_NOT_FOUND / CHANNEL_EMPTY."""
         entry = self._heads.get(channel)
         if entry is not None and entry[0] > time.monotonic():
-            return _unwrap(entry[1])
-        value = self._load(f"head-{channel}.json", lambda: self._query_head(channel))
-        self._heads[channel] = (time.monotonic() + self._ttl, value)
-        return _unwrap(value)
+            answer = entry[1]
+        else:
+            answer = self._load_head(channel)
+            self._heads[channel] = (time.monotonic() + self._ttl, answer)
+        if isinstance(answer, ChannelAnswer):
+            return answer.for_license(license_id)
+        raise NotFound(answer.detail, answer.code)
 
     def pinned(self, channel: str, release_id: str) -> ServedSpec:
         """The served spec of a release that is or was head of ``channel``; else NotFound."""
@@ -98,45 +126,79 @@ class SpecFeed:
         try:
             value = query()
         except DBAPIError as exc:
-            return self._from_store(name, exc)
+            spec = _spec_from(self._from_store(name, exc))
+            if spec is None:
+                raise _nothing_known() from None
+            return spec
         if isinstance(value, ServedSpec):
-            self._remember(name, value)
+            self._remember(name, value.etag, _spec_json(value))
         return value
 
-    def _remember(self, name: str, spec: ServedSpec) -> None:
-        if self._persisted.get(name) == spec.etag:
+    def _load_head(self, channel: str) -> ChannelAnswer | _Missing:
+        name = f"head-{channel}.json"
+        try:
+            answer = self._query_head(channel)
+        except DBAPIError as exc:
+            known = self._from_store(name, exc)
+            head = _spec_from(known)
+            if head is None:
+                raise _nothing_known() from None
+            assert isinstance(known, dict)
+            return ChannelAnswer(head, _spec_from(known.get("candidate")), known.get("percent", 0))
+        if isinstance(answer, ChannelAnswer):
+            document = _spec_json(answer.head)
+            fingerprint = answer.head.etag
+            if answer.candidate is not None:
+                document["candidate"] = _spec_json(answer.candidate)
+                document["percent"] = answer.percent
+                fingerprint += f"|{answer.candidate.etag}|{answer.percent}"
+            self._remember(name, fingerprint, document)
+        return answer
+
+    def _remember(self, name: str, fingerprint: str, document: dict[str, Any]) -> None:
+        if self._persisted.get(name) == fingerprint:
             return
         if name not in self._persisted:
             known = self._store.read_json(name)
-            if isinstance(known, dict) and known.get("etag") == spec.etag:
-                self._persisted[name] = spec.etag
+            if known == document:
+                self._persisted[name] = fingerprint
                 return
-        self._store.write_json(
-            name,
-            {"releaseId": spec.release_id, "etag": spec.etag, "body": spec.body.decode("utf-8")},
-        )
-        self._persisted[name] = spec.etag
+        self._store.write_json(name, document)
+        self._persisted[name] = fingerprint
 
-    def _from_store(self, name: str, exc: DBAPIError) -> ServedSpec:
+    def _from_store(self, name: str, exc: DBAPIError) -> Any:
         known = self._store.read_json(name)
-        if not isinstance(known, dict) or not {"releaseId", "etag", "body"} <= known.keys():
+        if _spec_from(known) is None:
             log.warning("database unavailable (%s); nothing known for %s", _kind(exc), name)
-            raise Unavailable(
-                "The database is unavailable and no earlier answer is known; try again shortly."
-            ) from None
-        log.warning("database unavailable (%s); serving last known %s", _kind(exc), name)
-        return ServedSpec(known["releaseId"], known["body"].encode("utf-8"), known["etag"])
+        else:
+            log.warning("database unavailable (%s); serving last known %s", _kind(exc), name)
+        return known
 
-    def _query_head(self, channel: str) -> _Answer:
-        # One indexed query: the channel by its unique name, its head's stored body by PK.
+    def _query_head(self, channel: str) -> ChannelAnswer | _Missing:
+        # One indexed query: the channel by its unique name, the stored bodies of its head
+        # and of its rollout candidate (if any) by primary key.
+        head = aliased(ChannelRelease)
+        candidate = aliased(ChannelRelease)
         statement = (
-            select(Channel.head_release_id, ChannelRelease.body, ChannelRelease.etag)
+            select(
+                Channel.head_release_id,
+                head.body,
+                head.etag,
+                Channel.candidate_release_id,
+                Channel.rollout_percent,
+                candidate.body.label("candidate_body"),
+                candidate.etag.label("candidate_etag"),
+            )
             .select_from(Channel)
             .outerjoin(
-                ChannelRelease,
+                head,
+                and_(head.channel_id == Channel.id, head.release_id == Channel.head_release_id),
+            )
+            .outerjoin(
+                candidate,
                 and_(
-                    ChannelRelease.channel_id == Channel.id,
-                    ChannelRelease.release_id == Channel.head_release_id,
+                    candidate.channel_id == Channel.id,
+                    candidate.release_id == Channel.candidate_release_id,
                 ),
             )
             .where(Channel.name == channel)
@@ -147,7 +209,13 @@ class SpecFeed:
             return _Missing("CHANNEL_NOT_FOUND", f"channel {channel!r} does not exist")
         if row.head_release_id is None or row.body is None:
             return _Missing("CHANNEL_EMPTY", f"channel {channel!r} has no release yet")
-        return ServedSpec(row.head_release_id, row.body.encode("utf-8"), row.etag)
+        answer = ChannelAnswer(ServedSpec(row.head_release_id, row.body.encode("utf-8"), row.etag))
+        if row.candidate_release_id is not None and row.candidate_body is not None:
+            served = ServedSpec(
+                row.candidate_release_id, row.candidate_body.encode("utf-8"), row.candidate_etag
+            )
+            return ChannelAnswer(answer.head, served, row.rollout_percent or 0)
+        return answer
 
     def _query_pinned(self, channel: str, release_id: str) -> _Answer:
         statement = (
@@ -161,6 +229,23 @@ class SpecFeed:
             # Never reveal whether the release exists elsewhere.
             return _Missing("RELEASE_NOT_FOUND", f"release {release_id!r} not found")
         return ServedSpec(release_id, row.body.encode("utf-8"), row.etag)
+
+
+def _nothing_known() -> Unavailable:
+    return Unavailable(
+        "The database is unavailable and no earlier answer is known; try again shortly."
+    )
+
+
+def _spec_json(spec: ServedSpec) -> dict[str, Any]:
+    return {"releaseId": spec.release_id, "etag": spec.etag, "body": spec.body.decode("utf-8")}
+
+
+def _spec_from(known: Any) -> ServedSpec | None:
+    """A spec stored by :func:`_spec_json`; None for anything else (absent, torn, foreign)."""
+    if not isinstance(known, dict) or not {"releaseId", "etag", "body"} <= known.keys():
+        return None
+    return ServedSpec(known["releaseId"], known["body"].encode("utf-8"), known["etag"])
 
 
 def _unwrap(value: _Answer) -> ServedSpec:

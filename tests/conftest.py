@@ -19,6 +19,7 @@ from deployserver import create_app, migrate
 from deployserver.config import Config
 from deployserver.db import create_db_engine, get_session
 from deployserver.models import Base
+from deployserver.recorder import stop_all
 from deployserver.services import tokens
 from deployserver.services.audit import Actor
 from tests.backends import configured_backends, temporary_database
@@ -51,6 +52,9 @@ def make_config(database_url: str, tmp_path: Path) -> Callable[..., Config]:
             "database_url": database_url,
             "secret_key": "test-secret-key-not-for-production",
             "testing": True,
+            # Tests flush installation batches themselves; a background flush of an app a
+            # test built on its own must not land in a later test.
+            "installation_flush_seconds": 3600,
         }
         settings.update(overrides)
         return Config.from_env({}, **settings)
@@ -67,11 +71,21 @@ def config(make_config: Callable[..., Config]) -> Config:
 def app(config: Config) -> Iterator[Flask]:
     app = create_app(config)
     yield app
+    # Write and stop the installation recorders of this app and of any app the test built
+    # on its own before the rows are cleared, so no batch of this test lands in the next.
+    stop_all()
     engine = app.extensions["deployserver"].engine
     with engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(delete(table))
     engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def stop_installation_recorders() -> Iterator[None]:
+    """Apps a test builds on its own may start recorders too: flush and stop them all."""
+    yield
+    stop_all()
 
 
 @pytest.fixture

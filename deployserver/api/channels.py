@@ -7,7 +7,7 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from deployserver.api.releases import ReleaseSchema
 from deployserver.api.schemas import Timestamp, page_schema, problems
@@ -15,7 +15,7 @@ from deployserver.auth import current_actor, require, require_role_for
 from deployserver.db import get_session
 from deployserver.extensions import state
 from deployserver.pagination import Page, PageArgsSchema
-from deployserver.services import channels, releases, render
+from deployserver.services import channels, installations, releases, render, rollouts
 
 blp = Blueprint(
     "channels",
@@ -36,6 +36,30 @@ class HeadSchema(Schema):
     version = fields.String(required=True)
 
 
+ROLLOUT_ACTIONS = ["rollout-start", "rollout-advance", "rollout-complete", "rollout-abort"]
+ROLLOUT_409 = (
+    "A rollout is in progress (ROLLOUT_IN_PROGRESS: complete or abort it first), or there is "
+    "no head to stage one against (ROLLOUT_NEEDS_HEAD)"
+)
+
+
+class RolloutSchema(Schema):
+    release_id = fields.String(data_key="releaseId", required=True)
+    version = fields.String(required=True)
+    percent = fields.Integer(
+        required=True, metadata={"description": "Share of licenses served the candidate"}
+    )
+
+
+class RolloutArgsSchema(Schema):
+    percent = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1, max=99),
+        metadata={"description": "Share of licenses (1-99) that get the candidate"},
+    )
+
+
 class ChannelSchema(Schema):
     name = fields.String(required=True)
     description = fields.String(required=True)
@@ -45,6 +69,12 @@ class ChannelSchema(Schema):
     updated_at = Timestamp(data_key="updatedAt", required=True)
     strict_values = fields.Boolean(
         data_key="strictValues", required=True, metadata={"description": STRICT_VALUES}
+    )
+    rollout = fields.Nested(
+        RolloutSchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "The staged rollout's candidate, or null"},
     )
 
 
@@ -70,10 +100,18 @@ class PublishSchema(Schema):
     values_yaml = fields.String(data_key="valuesYaml")
     metadata = fields.Dict(keys=fields.String(), metadata={"description": "String values only"})
     notes = fields.String()
+    rollout = fields.Nested(
+        RolloutArgsSchema,
+        metadata={"description": "Stage the release as the channel's candidate instead of head"},
+    )
 
 
 class PromoteSchema(Schema):
     release_id = fields.String(data_key="releaseId", required=True)
+    rollout = fields.Nested(
+        RolloutArgsSchema,
+        metadata={"description": "Stage the release as the channel's candidate instead of head"},
+    )
 
 
 class RollbackSchema(Schema):
@@ -135,13 +173,70 @@ class RenderedSchema(Schema):
 
 
 class HistoryEntrySchema(Schema):
-    action = fields.String(required=True, metadata={"enum": ["publish", "promote", "rollback"]})
+    action = fields.String(
+        required=True, metadata={"enum": ["publish", "promote", "rollback", *ROLLOUT_ACTIONS]}
+    )
     release_id = fields.String(data_key="releaseId", required=True)
     previous_release_id = fields.String(
         data_key="previousReleaseId", allow_none=True, required=True
     )
     actor = fields.String(required=True)
     at = Timestamp(required=True)
+    percent = fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "Rollout percentage for rollout steps (100 on completion); else null"
+        },
+    )
+
+
+class ReleaseAdoptionSchema(Schema):
+    release_id = fields.String(data_key="releaseId", required=True)
+    version = fields.String(required=True)
+    active = fields.Integer(
+        required=True, metadata={"description": "Last served this release, polled in the window"}
+    )
+    stale = fields.Integer(
+        required=True, metadata={"description": "Last served this release, silent since"}
+    )
+    head = fields.Boolean(required=True)
+    candidate = fields.Boolean(required=True)
+
+
+class AdoptionSchema(Schema):
+    channel = fields.String(required=True)
+    window_hours = fields.Integer(data_key="windowHours", required=True)
+    active_since = Timestamp(data_key="activeSince", required=True)
+    reconcile_frequency = fields.String(
+        data_key="reconcileFrequency",
+        required=True,
+        metadata={"description": "How often the channel's operators poll (Go duration)"},
+    )
+    reconcile_frequency_source = fields.String(
+        data_key="reconcileFrequencySource",
+        required=True,
+        metadata={"enum": ["channel", "operator-default"]},
+    )
+    head = fields.Nested(HeadSchema, allow_none=True, required=True)
+    rollout = fields.Nested(RolloutSchema, allow_none=True, required=True)
+    releases = fields.List(fields.Nested(ReleaseAdoptionSchema), required=True)
+    active = fields.Integer(required=True)
+    stale = fields.Integer(required=True)
+    anonymous_polls = fields.Integer(
+        data_key="anonymousPolls",
+        required=True,
+        metadata={"description": "Polls without a license in the window (whole hours)"},
+    )
+
+
+class AdoptionArgsSchema(Schema):
+    window_hours = fields.Integer(
+        data_key="windowHours",
+        load_default=installations.DEFAULT_WINDOW_HOURS,
+        validate=validate.Range(min=1, max=installations.MAX_WINDOW_HOURS),
+        metadata={"description": "Active window in hours (default 24)"},
+    )
 
 
 ChannelPageSchema = page_schema(ChannelSchema, "ChannelPageSchema")
@@ -224,15 +319,22 @@ class ChannelReleases(MethodView):
         409,
         413,
         422,
-        s409="The version exists with another digest (VERSION_EXISTS)",
+        s409="The version exists with another digest (VERSION_EXISTS); " + ROLLOUT_409,
         s422="Validation failed, the values clash with the base values (MERGE_CONFLICT), or "
         "a strictValues channel refuses an unsafe values change (UNSAFE_VALUES_CHANGE)",
     )
     @require("publisher", channel_arg="name")
     @blp.arguments(PublishSchema)
     def post(self, data: dict[str, Any], name: str) -> tuple[dict[str, Any], int]:
-        """Publish an immutable release and make it the channel's head."""
-        published = releases.publish_release(get_session(), current_actor(), name, **data)
+        """Publish an immutable release and make it the channel's head (or candidate)."""
+        rollout = data.pop("rollout", None)
+        published = releases.publish_release(
+            get_session(),
+            current_actor(),
+            name,
+            **data,
+            rollout_percent=rollout["percent"] if rollout else None,
+        )
         return published_body(published), 201 if published.changed else 200
 
 
@@ -250,17 +352,26 @@ class Promote(MethodView):
         401,
         403,
         404,
+        409,
         413,
         422,
+        s409=ROLLOUT_409,
         s422="Validation failed, the values clash with the base values (MERGE_CONFLICT), or "
         "a strictValues channel refuses an unsafe values change (UNSAFE_VALUES_CHANGE)",
     )
     @require("publisher", channel_arg="name")
     @blp.arguments(PromoteSchema)
     def post(self, data: dict[str, Any], name: str) -> dict[str, Any]:
-        """Make an existing release the channel's head too."""
+        """Make an existing release the channel's head (or candidate) too."""
+        rollout = data.get("rollout")
         return published_body(
-            releases.promote_release(get_session(), current_actor(), name, data["release_id"])
+            releases.promote_release(
+                get_session(),
+                current_actor(),
+                name,
+                data["release_id"],
+                rollout_percent=rollout["percent"] if rollout else None,
+            )
         )
 
 
@@ -276,7 +387,8 @@ class Rollback(MethodView):
         409,
         413,
         422,
-        s409="No earlier head (NOTHING_TO_ROLL_BACK)",
+        s409="No earlier head (NOTHING_TO_ROLL_BACK); a rollout is in progress "
+        "(ROLLOUT_IN_PROGRESS)",
         s422="The release was never head of the channel (NOT_IN_CHANNEL_HISTORY)",
     )
     @require("publisher", channel_arg="name")
@@ -295,8 +407,61 @@ class History(MethodView):
     @require("viewer")
     @blp.arguments(PageArgsSchema, location="query")
     def get(self, args: dict[str, Any], name: str) -> Page[releases.HistoryEntry]:
-        """Every head change of the channel, newest first."""
+        """Every head change and rollout step of the channel, newest first."""
         return releases.channel_history(get_session(), name, args["limit"], args["cursor"])
+
+
+@blp.route("/<name>/rollout")
+class Rollout(MethodView):
+    @blp.response(200, ChannelSchema)
+    @problems(
+        blp,
+        400,
+        401,
+        403,
+        404,
+        409,
+        413,
+        422,
+        s409="No rollout in progress (NO_ROLLOUT)",
+        s422="Validation failed, or the percentage would shrink (ROLLOUT_PERCENT_DECREASE)",
+    )
+    @require("publisher", channel_arg="name")
+    @blp.arguments(RolloutArgsSchema)
+    def post(self, data: dict[str, Any], name: str) -> channels.ChannelView:
+        """Serve the rollout's candidate to a larger share of licenses."""
+        return rollouts.advance_rollout(get_session(), current_actor(), name, data["percent"])
+
+
+@blp.route("/<name>/rollout/complete")
+class RolloutComplete(MethodView):
+    @blp.response(200, ChannelSchema)
+    @problems(blp, 401, 403, 404, 409, s409="No rollout in progress (NO_ROLLOUT)")
+    @require("publisher", channel_arg="name")
+    def post(self, name: str) -> channels.ChannelView:
+        """Make the rollout's candidate the head, for every license."""
+        return rollouts.complete_rollout(get_session(), current_actor(), name)
+
+
+@blp.route("/<name>/rollout/abort")
+class RolloutAbort(MethodView):
+    @blp.response(200, ChannelSchema)
+    @problems(blp, 401, 403, 404, 409, s409="No rollout in progress (NO_ROLLOUT)")
+    @require("publisher", channel_arg="name")
+    def post(self, name: str) -> channels.ChannelView:
+        """Withdraw the rollout's candidate; its cohort gets the head again."""
+        return rollouts.abort_rollout(get_session(), current_actor(), name)
+
+
+@blp.route("/<name>/adoption")
+class ChannelAdoption(MethodView):
+    @blp.response(200, AdoptionSchema)
+    @problems(blp, 401, 403, 404, 422)
+    @require("viewer")
+    @blp.arguments(AdoptionArgsSchema, location="query")
+    def get(self, args: dict[str, Any], name: str) -> installations.Adoption:
+        """Which releases the channel's installations run, active and stale."""
+        return installations.channel_adoption(get_session(), name, args["window_hours"])
 
 
 @blp.route("/<name>/render")

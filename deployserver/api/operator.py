@@ -1,7 +1,9 @@
 """The endpoint operators poll (API.md section 1): the product's hot path.
 
 Per request: parse Basic auth, verify the license (cached), find the stored bytes of the
-channel's head (cached), return them. No schema, no JSON encoding and no ORM object here.
+channel's head or rollout candidate (cached), note the poll for installation insights (in
+memory; written later by a background thread), return the bytes. No schema, no JSON
+encoding, no ORM object and no database write here.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from marshmallow import Schema, fields
 
 from deployserver.api.schemas import problems
 from deployserver.errors import BASIC_CHALLENGE, Unauthorized
-from deployserver.extensions import state
+from deployserver.extensions import AppState, state
 from deployserver.feed import ServedSpec, spec_feed
-from deployserver.licensing.verify import license_verifier
+from deployserver.licensing.verify import LicenseView, license_verifier
+from deployserver.recorder import EXTRAS_KEY as RECORDER_KEY
+from deployserver.recorder import installation_recorder
 
 blp = Blueprint(
     "operator",
@@ -56,13 +60,17 @@ def _refuse(code: str, detail: str) -> Unauthorized:
 
 def caller_channel() -> str:
     """The channel this poll is entitled to, from its license or the anonymous default."""
-    app_state = state()
+    return caller(state())[0]
+
+
+def caller(app_state: AppState) -> tuple[str, LicenseView | None]:
+    """The channel this poll is entitled to, and its verified license (None: anonymous)."""
     config = app_state.config
     header = request.headers.get("Authorization")
     if header is None:
         if not config.allow_anonymous:
             raise _refuse("LICENSE_REQUIRED", "a license is required (HTTP Basic, user license)")
-        return config.default_channel
+        return config.default_channel, None
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() != "basic":
         raise _refuse("LICENSE_INVALID", "send the license as HTTP Basic with user license")
@@ -75,8 +83,41 @@ def caller_channel() -> str:
     verdict = license_verifier(app_state).verify(token)
     if not verdict.valid:
         raise _refuse(REFUSALS.get(verdict.code, "LICENSE_INVALID"), verdict.detail)
-    assert verdict.license is not None
-    return verdict.license.channel or config.default_channel
+    license = verdict.license
+    assert license is not None
+    return license.channel or config.default_channel, license
+
+
+def note_poll(
+    app_state: AppState, channel: str, license: LicenseView | None, spec: ServedSpec
+) -> None:
+    """Record the poll for installation insights (a dict update; written later)."""
+    recorder = app_state.extras.get(RECORDER_KEY) or installation_recorder(app_state)
+    if license is None:
+        recorder.anonymous(channel)
+        return
+    # Straight from the WSGI environ: the header wrappers cost more than the rest of this.
+    environ = request.environ
+    trusted = app_state.config.trusted_proxies
+    recorder.record(
+        license.id,
+        license.subject,
+        channel,
+        spec.release_id,
+        client_address(environ, trusted) if trusted else environ.get("REMOTE_ADDR"),
+        environ.get("HTTP_USER_AGENT"),
+    )
+
+
+def client_address(environ: dict[str, Any], trusted_proxies: int) -> str | None:
+    """With ``trusted_proxies`` proxies in front, the ``X-Forwarded-For`` entry the outermost
+    trusted proxy added (entries before it are whatever the client sent); else the peer."""
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+    if forwarded:
+        hops = forwarded.split(",")
+        if len(hops) >= trusted_proxies:
+            return str(hops[-trusted_proxies].strip())
+    return environ.get("REMOTE_ADDR")
 
 
 def spec_response(spec: ServedSpec) -> Response:
@@ -117,8 +158,11 @@ class OperatorChannel(MethodView):
     @problems(blp, 401, 404, 503, s401=LICENSE_REFUSED, s404=NOT_SERVED)
     def get(self) -> Response:
         """The current spec of the channel the caller's license names."""
-        channel = caller_channel()
-        return spec_response(spec_feed(state()).head(channel))
+        app_state = state()
+        channel, license = caller(app_state)
+        spec = spec_feed(app_state).head(channel, license.id if license is not None else None)
+        note_poll(app_state, channel, license, spec)
+        return spec_response(spec)
 
 
 @blp.route("/channel/release/<string:release_id>")
@@ -128,6 +172,9 @@ class OperatorPinnedRelease(MethodView):
     @blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
     @problems(blp, 401, 404, 503, s401=LICENSE_REFUSED, s404=NOT_SERVED)
     def get(self, release_id: str) -> Response:
-        """The spec of one release that is or was head of the caller's channel (pinning)."""
-        channel = caller_channel()
-        return spec_response(spec_feed(state()).pinned(channel, release_id))
+        """The spec of one release the caller's channel serves or has served (pinning)."""
+        app_state = state()
+        channel, license = caller(app_state)
+        spec = spec_feed(app_state).pinned(channel, release_id)
+        note_poll(app_state, channel, license, spec)
+        return spec_response(spec)

@@ -75,6 +75,7 @@ def main() -> None:
 from deployserver.cli import (  # noqa: E402, F401
     channels,
     database,
+    installations,
     keys,
     licenses,
     preview,

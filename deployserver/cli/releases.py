@@ -1,4 +1,4 @@
-"""``deployserver publish``, ``promote`` and ``rollback``: the release-engineering calls.
+"""``deployserver publish``, ``promote``, ``rollback`` and ``rollout``: the release calls.
 
 Each prints the release or head it produced (``--json``: the same document the REST API
 answers with). A release may be named by its id or by its version.
@@ -16,10 +16,15 @@ from deployserver.api.channels import ChannelSchema
 from deployserver.api.releases import ReleaseSchema
 from deployserver.cli import app_context, cli, cli_actor, echo_json
 from deployserver.db import get_session
-from deployserver.services import channels, releases
+from deployserver.services import channels, releases, rollouts
 from deployserver.specs.values import parse_values_yaml
 
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+ROLLOUT_OPTION = click.option(
+    "--rollout-percent",
+    type=click.IntRange(1, 99),
+    help="Stage it as the channel's rollout candidate for this share (1-99) of licenses.",
+)
 
 
 def chart_from_options(
@@ -98,6 +103,7 @@ def _release_line(verb: str, view: releases.ReleaseView, channel: str) -> str:
 )
 @click.option("--notes", default="", help="Release notes.")
 @click.option("--metadata", "metadata", multiple=True, help="key=value (repeatable).")
+@ROLLOUT_OPTION
 @JSON_OPTION
 def publish(
     channel: str,
@@ -109,9 +115,10 @@ def publish(
     values_file: Path | None,
     notes: str,
     metadata: tuple[str, ...],
+    rollout_percent: int | None,
     as_json: bool,
 ) -> None:
-    """Publish an immutable release on CHANNEL and make it the head."""
+    """Publish an immutable release on CHANNEL and make it the head (or the candidate)."""
     chart = chart_from_options(chart_url, chart_name, chart_version, chart_path)
     meta = metadata_from_options(metadata)
     values = values_from_file(values_file) if values_file is not None else {}
@@ -125,11 +132,13 @@ def publish(
             values=values,
             metadata=meta,
             notes=notes,
+            rollout_percent=rollout_percent,
         )
     if as_json:
         echo_json(ReleaseSchema().dump(published.release))
     elif published.changed:
-        click.echo(_release_line("published", published.release, channel))
+        line = _release_line("published", published.release, channel)
+        click.echo(line + _staged(rollout_percent))
     else:
         click.echo(
             _release_line("already published with this content:", published.release, channel)
@@ -140,20 +149,28 @@ def publish(
 @cli.command()
 @click.argument("channel")
 @click.argument("release")
+@ROLLOUT_OPTION
 @JSON_OPTION
-def promote(channel: str, release: str, as_json: bool) -> None:
-    """Make RELEASE (an id or a version) the head of CHANNEL too."""
+def promote(channel: str, release: str, rollout_percent: int | None, as_json: bool) -> None:
+    """Make RELEASE (an id or a version) the head (or the candidate) of CHANNEL too."""
     with app_context():
         session = get_session()
         promoted = releases.promote_release(
-            session, cli_actor(), channel, resolve_release(session, release)
+            session,
+            cli_actor(),
+            channel,
+            resolve_release(session, release),
+            rollout_percent=rollout_percent,
         )
     if as_json:
         echo_json(ReleaseSchema().dump(promoted.release))
     elif promoted.changed:
-        click.echo(_release_line("promoted", promoted.release, channel))
+        line = _release_line("promoted", promoted.release, channel)
+        click.echo(line + _staged(rollout_percent))
     else:
-        click.echo(f"{promoted.release.version} is already the head of {channel}; nothing changed")
+        where = "head" if rollout_percent is None else f"candidate at {rollout_percent}%"
+        version = promoted.release.version
+        click.echo(f"{version} is already the {where} of {channel}; nothing changed")
 
 
 @cli.command()
@@ -176,3 +193,37 @@ def rollback(channel: str, release: str | None, as_json: bool) -> None:
     else:
         was = before.version if before is not None else "(none)"
         click.echo(f"{channel} head: {was} -> {after.head.version} (release {after.head.id})")
+
+
+def _staged(percent: int | None) -> str:
+    return "" if percent is None else f" as rollout candidate for {percent}% of licenses"
+
+
+@cli.command()
+@click.argument("channel")
+@click.option("--percent", type=click.IntRange(1, 99), help="Grow the rollout to this share.")
+@click.option("--complete", is_flag=True, help="Make the candidate the head for everyone.")
+@click.option("--abort", is_flag=True, help="Withdraw the candidate; all get the head again.")
+@JSON_OPTION
+def rollout(channel: str, percent: int | None, complete: bool, abort: bool, as_json: bool) -> None:
+    """Advance, complete or abort CHANNEL's staged rollout (exactly one option)."""
+    if (percent is not None) + complete + abort != 1:
+        raise click.ClickException("give exactly one of --percent, --complete or --abort")
+    with app_context():
+        session = get_session()
+        if percent is not None:
+            after = rollouts.advance_rollout(session, cli_actor(), channel, percent)
+        elif complete:
+            after = rollouts.complete_rollout(session, cli_actor(), channel)
+        else:
+            after = rollouts.abort_rollout(session, cli_actor(), channel)
+    if as_json:
+        echo_json(ChannelSchema().dump(after))
+    elif after.rollout is not None:
+        click.echo(
+            f"{channel}: {after.rollout.version} rolled out to {after.rollout.percent}% "
+            f"(release {after.rollout.release_id})"
+        )
+    else:
+        head = after.head.version if after.head is not None else "(none)"
+        click.echo(f"{channel}: no rollout in progress; head {head}")

@@ -3,11 +3,12 @@
 from deployserver.db import Base
 from deployserver.models.audit import AuditEvent
 from deployserver.models.channels import Channel, ChannelEvent, ChannelRelease, Release
-from deployserver.models.installations import Installation
+from deployserver.models.installations import AnonymousPolls, Installation
 from deployserver.models.licenses import License, SigningKey
 from deployserver.models.tokens import ApiToken
 
 __all__ = [
+    "AnonymousPolls",
     "ApiToken",
     "AuditEvent",
     "Base",

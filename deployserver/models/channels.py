@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from deployserver.db import Base, UTCDateTime, utcnow
@@ -26,7 +26,7 @@ class Channel(Base):
     head_release_id: Mapped[str | None] = mapped_column(
         Uuid, ForeignKey("releases.id"), nullable=True
     )
-    # Staged rollout: a candidate served to a share of licenses (rollouts issue).
+    # Staged rollout: a candidate served to a share of licenses (services/rollouts.py).
     candidate_release_id: Mapped[str | None] = mapped_column(
         Uuid, ForeignKey("releases.id"), nullable=True
     )
@@ -67,6 +67,9 @@ class ChannelRelease(Base):
     body: Mapped[str] = mapped_column(LongText)
     etag: Mapped[str] = mapped_column(String(80))
     arrived_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Staged as a rollout candidate and never head: servable (cohort polls, pins) but not
+    # in the channel's head history (rollback targets, the channel's release list).
+    candidate_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     # The channel's release listing walks (arrived_at, release_id) newest first, keyset-paged;
     # a release's channels are looked up by release_id alone, which the primary key (channel
@@ -78,7 +81,13 @@ class ChannelRelease(Base):
 
 
 class ChannelEvent(Base):
-    """One head change. The channel's head is its latest event; history is the chain."""
+    """One head change or rollout step. The head is the latest head-changing event.
+
+    Head changes (publish, promote, rollback, rollout-complete) form one chain through
+    ``previous_release_id``. Rollout steps that leave the head alone (rollout-start,
+    rollout-advance, rollout-abort) name the candidate as ``release_id`` and the head it is
+    staged against as ``previous_release_id``, with the percentage reached.
+    """
 
     __tablename__ = "channel_events"
 
@@ -91,5 +100,6 @@ class ChannelEvent(Base):
     action: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(Name)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    percent: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     __table_args__ = (Index(None, "channel_id", "id"),)

@@ -1,4 +1,8 @@
-"""What each licensed installation last polled, written in batches off the polling path."""
+"""What each licensed installation last polled, and anonymous polls per channel and hour.
+
+Both are written in batches off the polling path (``deployserver/installations.py``) and
+pruned by age.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ from deployserver.models.types import Name, Uuid
 class Installation(Base):
     __tablename__ = "installations"
 
-    license_id: Mapped[str] = mapped_column(Uuid, primary_key=True)
+    # A license's jti: a UUID when issued here, up to 255 characters when signed elsewhere.
+    license_id: Mapped[str] = mapped_column(Name, primary_key=True)
     subject: Mapped[str] = mapped_column(Name, default="")
     channel: Mapped[str] = mapped_column(String(63))
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -24,4 +29,22 @@ class Installation(Base):
     last_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     last_user_agent: Mapped[str | None] = mapped_column(Text, nullable=True)
 
-    __table_args__ = (Index(None, "channel", "last_seen"), Index(None, "last_seen"))
+    __table_args__ = (
+        Index(None, "channel", "last_seen"),
+        Index(None, "last_seen"),
+        Index(None, "subject", "last_seen"),
+        Index(None, "last_release_id", "last_seen"),
+    )
+
+
+class AnonymousPolls(Base):
+    """Polls without a license, counted per channel and hour (they have no identity)."""
+
+    __tablename__ = "anonymous_polls"
+
+    channel: Mapped[str] = mapped_column(String(63), primary_key=True)
+    # The start of the UTC hour the polls fell in.
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    poll_count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    __table_args__ = (Index(None, "hour"),)

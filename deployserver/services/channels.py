@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from deployserver.db import read_transaction, utcnow, write_transaction
 from deployserver.errors import Conflict, Invalid, NotFound
@@ -42,6 +42,15 @@ class HeadRef:
 
 
 @dataclass(frozen=True)
+class RolloutRef:
+    """A staged rollout: the candidate release and the share of licenses it is served to."""
+
+    release_id: str
+    version: str
+    percent: int
+
+
+@dataclass(frozen=True)
 class ChannelView:
     """A channel as the API shows it."""
 
@@ -53,17 +62,32 @@ class ChannelView:
     updated_at: datetime
     # Publish and promote refuse values changes that would warn (values-safety rules).
     strict_values: bool = False
+    rollout: RolloutRef | None = None
 
 
 def channel_state(channel: Channel) -> dict[str, Any]:
-    """What the audit log digests for a channel."""
-    return {
+    """What the audit log digests for a channel.
+
+    The rollout keys appear only while a rollout is staged, so a channel that never had one
+    digests as it did before rollouts existed (audit before/after digests still chain).
+    """
+    state: dict[str, Any] = {
         "name": channel.name,
         "description": channel.description,
         "values": channel.values,
         "headReleaseId": channel.head_release_id,
         "strictValues": channel.strict_values,
     }
+    if channel.candidate_release_id is not None:
+        state["candidateReleaseId"] = channel.candidate_release_id
+        state["rolloutPercent"] = channel.rollout_percent
+    return state
+
+
+def _rollout_ref(channel: Channel, version: str | None) -> RolloutRef | None:
+    if channel.candidate_release_id is None:
+        return None
+    return RolloutRef(channel.candidate_release_id, version or "", channel.rollout_percent or 0)
 
 
 def channel_view(session: Session, channel: Channel) -> ChannelView:
@@ -73,6 +97,11 @@ def channel_view(session: Session, channel: Channel) -> ChannelView:
             select(Release.version).where(Release.id == channel.head_release_id)
         )
         head = HeadRef(channel.head_release_id, version or "")
+    candidate_version = None
+    if channel.candidate_release_id is not None:
+        candidate_version = session.scalar(
+            select(Release.version).where(Release.id == channel.candidate_release_id)
+        )
     return ChannelView(
         name=channel.name,
         description=channel.description,
@@ -81,6 +110,7 @@ def channel_view(session: Session, channel: Channel) -> ChannelView:
         created_at=channel.created_at,
         updated_at=channel.updated_at,
         strict_values=channel.strict_values,
+        rollout=_rollout_ref(channel, candidate_version),
     )
 
 
@@ -175,9 +205,11 @@ def get_channel(session: Session, name: str) -> ChannelView:
 def list_channels(session: Session, limit: int, cursor: str | None) -> Page[ChannelView]:
     """Channels by name."""
     position = decode_cursor(cursor, "name")
+    candidate = aliased(Release)
     query = (
-        select(Channel, Release.version)
+        select(Channel, Release.version, candidate.version)
         .outerjoin(Release, Release.id == Channel.head_release_id)
+        .outerjoin(candidate, candidate.id == Channel.candidate_release_id)
         .order_by(Channel.name)
         .limit(limit + 1)
     )
@@ -195,8 +227,9 @@ def list_channels(session: Session, limit: int, cursor: str | None) -> Page[Chan
                 created_at=channel.created_at,
                 updated_at=channel.updated_at,
                 strict_values=channel.strict_values,
+                rollout=_rollout_ref(channel, candidate_version),
             )
-            for channel, version in session.execute(query)
+            for channel, version, candidate_version in session.execute(query)
         ]
     return page_of(views, limit, lambda view: {"name": view.name})
 

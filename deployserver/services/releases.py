@@ -3,6 +3,10 @@
 Releases are immutable once published. Every head change locks the channel row, appends one
 channel event whose previous release is the head it replaced (so history is one chain),
 moves ``channels.head_release_id`` and records the audit event, all in one transaction.
+
+A publish or promote with a rollout percentage stages the release as the channel's
+candidate instead (``services/rollouts.py`` advances, completes or aborts it). While a
+candidate is staged the head does not move by any other way: finish the rollout first.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import false, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,6 +55,9 @@ from deployserver.specs.values import (
 )
 
 MAX_NOTES = 65_536
+# History actions that move the head; the others (rollout-start, rollout-advance,
+# rollout-abort) record rollout steps and leave it where it is.
+HEAD_ACTIONS = ("publish", "promote", "rollback", "rollout-complete")
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,7 @@ class HistoryEntry:
     previous_release_id: str | None
     actor: str
     at: datetime
+    percent: int | None = None
 
 
 @dataclass(frozen=True)
@@ -156,7 +164,10 @@ def _channels_of(session: Session, release_ids: list[str]) -> dict[str, list[str
         rows = session.execute(
             select(ChannelRelease.release_id, Channel.name)
             .join(Channel, Channel.id == ChannelRelease.channel_id)
-            .where(ChannelRelease.release_id.in_(release_ids))
+            .where(
+                ChannelRelease.release_id.in_(release_ids),
+                ChannelRelease.candidate_only == false(),
+            )
             .order_by(Channel.name)
         )
         for release_id, name in rows:
@@ -243,24 +254,28 @@ def _warning_text(warning: ValuesWarning) -> str:
     return f"{warning.code}: {warning.from_} becomes {warning.to}"
 
 
-def _move_head(
-    session: Session, actor: audit.Actor, channel: Channel, release: Release, action: str
+def move_head(
+    session: Session,
+    actor: audit.Actor,
+    channel: Channel,
+    release: Release,
+    action: str,
+    percent: int | None = None,
 ) -> None:
-    """Make ``release`` the head of the locked ``channel``, recording the event and audit."""
+    """Make ``release`` the head of the locked ``channel``, recording the event and audit.
+
+    When ``release`` is the channel's rollout candidate, the rollout ends with it.
+    """
     before = digest_of(channel_state(channel))
     now = utcnow()
-    served = session.get(ChannelRelease, (channel.id, release.id))
-    if served is None:
-        body = _served_on(release, channel)
-        session.add(
-            ChannelRelease(
-                channel_id=channel.id,
-                release_id=release.id,
-                body=body,
-                etag=etag_for(body),
-                arrived_at=now,
-            )
-        )
+    served = _serve_on(session, channel, release, now, candidate_only=False)
+    if served.candidate_only:
+        # Its first time as head: from now on it is in the channel's head history.
+        served.candidate_only = False
+        served.arrived_at = now
+    if channel.candidate_release_id == release.id:
+        channel.candidate_release_id = None
+        channel.rollout_percent = None
     session.add(
         ChannelEvent(
             channel_id=channel.id,
@@ -269,10 +284,98 @@ def _move_head(
             action=action,
             actor=actor.name,
             at=now,
+            percent=percent,
         )
     )
     channel.head_release_id = release.id
     channel.updated_at = now
+    audit.record(
+        session,
+        actor,
+        f"channel.{action}",
+        f"channel:{channel.name}",
+        before,
+        digest_of(channel_state(channel)),
+    )
+
+
+def _serve_on(
+    session: Session, channel: Channel, release: Release, now: datetime, candidate_only: bool
+) -> ChannelRelease:
+    """The stored served body of ``release`` on ``channel``, built on its first arrival."""
+    served = session.get(ChannelRelease, (channel.id, release.id))
+    if served is None:
+        body = _served_on(release, channel)
+        served = ChannelRelease(
+            channel_id=channel.id,
+            release_id=release.id,
+            body=body,
+            etag=etag_for(body),
+            arrived_at=now,
+            candidate_only=candidate_only,
+        )
+        session.add(served)
+    return served
+
+
+def validate_rollout_percent(percent: Any, field: str = "rollout.percent") -> int:
+    """A staged rollout's percentage: an integer from 1 to 99 (100% is a completed rollout)."""
+    if isinstance(percent, bool) or not isinstance(percent, int) or not 1 <= percent <= 99:
+        raise Invalid.field(field, "must be an integer from 1 to 99")
+    return percent
+
+
+def refuse_during_rollout(channel: Channel) -> None:
+    """409 ``ROLLOUT_IN_PROGRESS``: a staged candidate holds the head where it is."""
+    if channel.candidate_release_id is not None:
+        raise Conflict(
+            f"channel {channel.name!r} has a rollout in progress; complete or abort it first",
+            "ROLLOUT_IN_PROGRESS",
+        )
+
+
+def _stage_candidate(
+    session: Session, actor: audit.Actor, channel: Channel, release: Release, percent: int
+) -> None:
+    """Make ``release`` the rollout candidate of the locked ``channel`` at ``percent``."""
+    if channel.head_release_id is None:
+        raise Conflict(
+            f"channel {channel.name!r} has no head to stage a rollout against; publish "
+            "without a rollout first",
+            "ROLLOUT_NEEDS_HEAD",
+        )
+    refuse_during_rollout(channel)
+    before = digest_of(channel_state(channel))
+    now = utcnow()
+    _serve_on(session, channel, release, now, candidate_only=True)
+    channel.candidate_release_id = release.id
+    channel.rollout_percent = percent
+    channel.updated_at = now
+    record_rollout_event(session, actor, channel, release.id, "rollout-start", before, now)
+
+
+def record_rollout_event(
+    session: Session,
+    actor: audit.Actor,
+    channel: Channel,
+    release_id: str,
+    action: str,
+    before: str,
+    now: datetime,
+    percent: int | None = None,
+) -> None:
+    """History and audit of a rollout step that leaves the head where it is."""
+    session.add(
+        ChannelEvent(
+            channel_id=channel.id,
+            release_id=release_id,
+            previous_release_id=channel.head_release_id,
+            action=action,
+            actor=actor.name,
+            at=now,
+            percent=channel.rollout_percent if percent is None else percent,
+        )
+    )
     audit.record(
         session,
         actor,
@@ -293,13 +396,17 @@ def publish_release(
     values_yaml: str | None = None,
     metadata: Any = None,
     notes: Any = "",
+    rollout_percent: int | None = None,
 ) -> Published:
-    """Create a release and make it the channel's head.
+    """Create a release and make it the channel's head (with ``rollout_percent``: its
+    rollout candidate, served to that share of licenses).
 
     The same version with the same digest again changes nothing and returns the stored
     release (``changed`` False); with another digest it is 409 ``VERSION_EXISTS``.
     """
     spec = release_spec(version, chart, values, values_yaml, metadata, notes)
+    if rollout_percent is not None:
+        validate_rollout_percent(rollout_percent)
     with write_transaction(session):
         channel = lock_channel(session, channel_name)
         existing = session.scalar(select(Release).where(Release.version == spec.version))
@@ -310,6 +417,7 @@ def publish_release(
                 f"version {spec.version} exists with other content; publish a new version",
                 "VERSION_EXISTS",
             )
+        refuse_during_rollout(channel)
         release = Release(
             id=str(uuid.uuid4()),
             version=spec.version,
@@ -339,7 +447,10 @@ def publish_release(
             None,
             digest_of(release_state(release)),
         )
-        _move_head(session, actor, channel, release, "publish")
+        if rollout_percent is None:
+            move_head(session, actor, channel, release, "publish")
+        else:
+            _stage_candidate(session, actor, channel, release, rollout_percent)
         return Published(_view(session, release), changed=True, warnings=warnings)
 
 
@@ -351,16 +462,33 @@ def _find_release(session: Session, release_id: str) -> Release:
 
 
 def promote_release(
-    session: Session, actor: audit.Actor, channel_name: str, release_id: str
+    session: Session,
+    actor: audit.Actor,
+    channel_name: str,
+    release_id: str,
+    rollout_percent: int | None = None,
 ) -> Published:
-    """Make an existing release (same id, same content) the channel's head too."""
+    """Make an existing release (same id, same content) the channel's head too (with
+    ``rollout_percent``: its rollout candidate).
+
+    Already the head, or already the candidate at that percentage: nothing changes.
+    """
+    if rollout_percent is not None:
+        validate_rollout_percent(rollout_percent)
     with write_transaction(session):
         channel = lock_channel(session, channel_name)
         release = _find_release(session, release_id)
-        if channel.head_release_id == release.id:
+        if channel.head_release_id == release.id or (
+            channel.candidate_release_id == release.id
+            and channel.rollout_percent == rollout_percent
+        ):
             return Published(_view(session, release), changed=False)
+        refuse_during_rollout(channel)
         warnings = _check_values_safety(session, channel, release)
-        _move_head(session, actor, channel, release, "promote")
+        if rollout_percent is None:
+            move_head(session, actor, channel, release, "promote")
+        else:
+            _stage_candidate(session, actor, channel, release, rollout_percent)
         return Published(_view(session, release), changed=True, warnings=warnings)
 
 
@@ -377,7 +505,10 @@ def rollback_channel(
         if release_id is None:
             latest = session.scalar(
                 select(ChannelEvent)
-                .where(ChannelEvent.channel_id == channel.id)
+                .where(
+                    ChannelEvent.channel_id == channel.id,
+                    ChannelEvent.action.in_(HEAD_ACTIONS),
+                )
                 .order_by(ChannelEvent.id.desc())
                 .limit(1)
             )
@@ -393,7 +524,7 @@ def rollback_channel(
                 if len(release_id) <= 36
                 else None
             )
-            if served is None:
+            if served is None or served.candidate_only:
                 raise Invalid.field(
                     "releaseId",
                     f"release {release_id!r} has never been head of channel {channel_name!r}",
@@ -401,9 +532,10 @@ def rollback_channel(
                 )
             target_id = release_id
         if target_id != channel.head_release_id:
+            refuse_during_rollout(channel)
             release = session.get(Release, target_id)
             assert release is not None  # channel events and channel releases reference it
-            _move_head(session, actor, channel, release, "rollback")
+            move_head(session, actor, channel, release, "rollback")
         return channel_view(session, channel)
 
 
@@ -452,7 +584,9 @@ def list_channel_releases(
         query = (
             select(Release, ChannelRelease.arrived_at)
             .join(ChannelRelease, ChannelRelease.release_id == Release.id)
-            .where(ChannelRelease.channel_id == channel.id)
+            .where(
+                ChannelRelease.channel_id == channel.id, ChannelRelease.candidate_only == false()
+            )
             # Both keys from channel_releases, so its (channel_id, arrived_at, release_id)
             # index gives the order and the keyset range without a sort.
             .order_by(ChannelRelease.arrived_at.desc(), ChannelRelease.release_id.desc())
@@ -479,7 +613,7 @@ def list_channel_releases(
 def channel_history(
     session: Session, channel_name: str, limit: int, cursor: str | None
 ) -> Page[HistoryEntry]:
-    """Every head change of the channel, newest first."""
+    """Every head change and rollout step of the channel, newest first."""
     position = decode_cursor(cursor, "id")
     with read_transaction(session):
         channel = find_channel(session, channel_name)
@@ -499,6 +633,7 @@ def channel_history(
                 previous_release_id=event.previous_release_id,
                 actor=event.actor,
                 at=event.at,
+                percent=event.percent,
             )
             for event in session.scalars(query)
         ]
