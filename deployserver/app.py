@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import logging
-import os
-import re
 
-from flask import Flask, Response, g, request
+from flask import Flask
 from flask_smorest import Api
 
 from deployserver import db
 from deployserver.config import Config
 from deployserver.errors import register_errorhandlers
 from deployserver.extensions import AppState, state
-
-REQUEST_ID_HEADER = "X-Request-ID"
-# Accept a caller's request id only if it is short and harmless to log.
-_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+from deployserver.request_id import RequestIdMiddleware, current_request_id
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -63,9 +58,7 @@ class RequestIdFilter(logging.Filter):
     """Put the current request id on every log record (``-`` outside a request)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from flask import has_request_context
-
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        record.request_id = current_request_id() or "-"
         return True
 
 
@@ -79,15 +72,7 @@ def register_extensions(app: Flask, config: Config) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    @app.before_request
-    def assign_request_id() -> None:
-        given = request.headers.get(REQUEST_ID_HEADER)
-        g.request_id = given if given and _REQUEST_ID_RE.match(given) else os.urandom(16).hex()
-
-    @app.after_request
-    def echo_request_id(response: Response) -> Response:
-        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
-        return response
+    app.wsgi_app = RequestIdMiddleware(app.wsgi_app)  # type: ignore[method-assign]
 
 
 def register_blueprints(app: Flask) -> None:

@@ -14,6 +14,7 @@ from flask import g, request
 
 from deployserver.db import get_session
 from deployserver.errors import Forbidden, Unauthorized
+from deployserver.request_id import current_request_id
 from deployserver.services.audit import Actor
 from deployserver.services.tokens import Principal, resolve_token
 
@@ -81,4 +82,4 @@ def require_role_for(role: str, what: str) -> None:
 def current_actor() -> Actor:
     """The actor for services: the authenticated token and this request's id."""
     principal: Principal = g.principal
-    return Actor(name=principal.actor_name, request_id=g.get("request_id"))
+    return Actor(name=principal.actor_name, request_id=current_request_id())

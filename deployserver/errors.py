@@ -12,9 +12,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, g, has_request_context
+from flask import Flask, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
+
+from deployserver.request_id import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +104,6 @@ HTTP_CODES = {
     500: "INTERNAL_ERROR",
     503: "SERVICE_UNAVAILABLE",
 }
-
-
-def current_request_id() -> str | None:
-    return g.get("request_id") if has_request_context() else None
 
 
 def problem(

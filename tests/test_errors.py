@@ -102,3 +102,16 @@ def test_unsafe_request_id_is_replaced(client: FlaskClient) -> None:
     generated = response.headers["X-Request-ID"]
     assert generated != "bad id; drop table"
     assert len(generated) == 32
+
+
+def test_log_records_carry_the_request_id(app: Flask) -> None:
+    import logging
+
+    from deployserver.app import RequestIdFilter
+    from deployserver.request_id import ENVIRON_KEY
+
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "message", None, None)
+    with app.test_request_context(environ_overrides={ENVIRON_KEY: "req-42"}):
+        assert RequestIdFilter().filter(record)
+    assert record.request_id == "req-42"  # type: ignore[attr-defined]
+    assert RequestIdFilter().filter(record) and record.request_id == "-"  # type: ignore[attr-defined]
