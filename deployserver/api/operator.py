@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from flask import Response, request
-from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
@@ -56,11 +55,6 @@ class OperatorSpecSchema(Schema):
 
 def _refuse(code: str, detail: str) -> Unauthorized:
     return Unauthorized(detail, code, headers={"WWW-Authenticate": BASIC_CHALLENGE})
-
-
-def caller_channel() -> str:
-    """The channel this poll is entitled to, from its license or the anonymous default."""
-    return caller(state())[0]
 
 
 def caller(app_state: AppState) -> tuple[str, LicenseView | None]:
@@ -150,31 +144,30 @@ def documentation_only(view: F) -> F:
     return cast(F, original)
 
 
-@blp.route("/channel")
-class OperatorChannel(MethodView):
-    @documentation_only
-    @blp.alt_response(200, schema=OperatorSpecSchema, success=True, description="The spec")
-    @blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
-    @problems(blp, 401, 404, 503, s401=LICENSE_REFUSED, s404=NOT_SERVED)
-    def get(self) -> Response:
-        """The current spec of the channel the caller's license names."""
-        app_state = state()
-        channel, license = caller(app_state)
-        spec = spec_feed(app_state).head(channel, license.id if license is not None else None)
-        note_poll(app_state, channel, license, spec)
-        return spec_response(spec)
+# Function views, not MethodViews: a MethodView's dispatch adds a layer to every poll.
+@blp.route("/channel", methods=["GET"])
+@documentation_only
+@blp.alt_response(200, schema=OperatorSpecSchema, success=True, description="The spec")
+@blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
+@problems(blp, 401, 404, 503, s401=LICENSE_REFUSED, s404=NOT_SERVED)
+def latest_spec() -> Response:
+    """The current spec of the channel the caller's license names."""
+    app_state = state()
+    channel, license = caller(app_state)
+    spec = spec_feed(app_state).head(channel, license.id if license is not None else None)
+    note_poll(app_state, channel, license, spec)
+    return spec_response(spec)
 
 
-@blp.route("/channel/release/<string:release_id>")
-class OperatorPinnedRelease(MethodView):
-    @documentation_only
-    @blp.alt_response(200, schema=OperatorSpecSchema, success=True, description="The spec")
-    @blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
-    @problems(blp, 401, 404, 503, s401=LICENSE_REFUSED, s404=NOT_SERVED)
-    def get(self, release_id: str) -> Response:
-        """The spec of one release the caller's channel serves or has served (pinning)."""
-        app_state = state()
-        channel, license = caller(app_state)
-        spec = spec_feed(app_state).pinned(channel, release_id)
-        note_poll(app_state, channel, license, spec)
-        return spec_response(spec)
+@blp.route("/channel/release/<string:release_id>", methods=["GET"])
+@documentation_only
+@blp.alt_response(200, schema=OperatorSpecSchema, success=True, description="The spec")
+@blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
+@problems(blp, 401, 404, 503, s401=LICENSE_REFUSED, s404=NOT_SERVED)
+def pinned_spec(release_id: str) -> Response:
+    """The spec of one release the caller's channel serves or has served (pinning)."""
+    app_state = state()
+    channel, license = caller(app_state)
+    spec = spec_feed(app_state).pinned(channel, release_id)
+    note_poll(app_state, channel, license, spec)
+    return spec_response(spec)
