@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,11 +91,25 @@ def poll(base: str, headers: dict[str, str] | None = None, path: str = CHANNEL) 
 
 
 def gunicorn_workers(base: str) -> list[int]:
+    """The worker processes of the server on ``base``'s port, read from /proc (``ps`` may
+    cut long command lines)."""
     port = base.rsplit(":", 1)[1]
-    output = subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True).stdout
-    rows = [line.split(None, 2) for line in output.strip().splitlines()[1:]]
-    masters = {pid for pid, _, args in rows if "serve" in args and f"--port {port}" in args}
-    return [int(pid) for pid, ppid, _ in rows if ppid in masters]
+    processes: dict[int, tuple[int, list[str]]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        processes[int(entry.name)] = (parent, args)
+    masters = {
+        pid
+        for pid, (_, args) in processes.items()
+        if "serve" in args and "--port" in args and port in args
+    }
+    return [pid for pid, (parent, _) in processes.items() if parent in masters]
 
 
 def test_outage_serves_known_answers_and_recovers(

@@ -404,14 +404,23 @@ def test_every_code_is_exercised() -> None:
 
 
 class Clock:
-    """A wall clock and a monotonic clock moved by hand."""
+    """A wall clock that follows real time plus what the test advanced, and a monotonic
+    clock moved by hand only.
+
+    The wall clock keeps running so a license issued after the clock was made (its ``nbf``
+    is the issuing second) is never judged from before it was issued.
+    """
 
     def __init__(self) -> None:
-        self.wall = time.time()
+        self.offset = 0.0
         self.mono = 1000.0
 
+    @property
+    def wall(self) -> float:
+        return time.time() + self.offset
+
     def advance(self, seconds: float) -> None:
-        self.wall += seconds
+        self.offset += seconds
         self.mono += seconds
 
 
