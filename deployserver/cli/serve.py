@@ -22,7 +22,9 @@ class GunicornServer(BaseApplication):
 
     def load_config(self) -> None:
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            # Settings newer than the oldest gunicorn we support are skipped there.
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
 
     def load(self) -> Any:
         from deployserver.app import create_app
@@ -51,5 +53,8 @@ def serve(host: str, port: int, workers: int, reload: bool, access_log: bool) ->
         "accesslog": "-" if access_log else None,
         "errorlog": "-",
         "loglevel": config.log_level.lower(),
+        # gunicorn's control socket (gunicornc) lives with the instance, not in $HOME, so
+        # two servers on one host never share one.
+        "control_socket": str(config.instance_path / "gunicorn.ctl"),
     }
     GunicornServer(config, options).run()

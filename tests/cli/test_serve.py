@@ -7,6 +7,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from gunicorn.config import Config as GunicornConfig
 
 from tests.servers import cli_env, run_cli, running_server
 
@@ -26,6 +27,9 @@ def test_serve_on_embedded_default_answers_probes(tmp_path: Path) -> None:
         assert status == 200, ready
         status, spec = get(base + "/openapi.json")
         assert status == 200 and "paths" in spec
+        if "control_socket" in GunicornConfig().settings:
+            # gunicorn's control socket stays with the instance, not in the home folder.
+            assert (tmp_path / "instance" / "gunicorn.ctl").exists()
     assert (tmp_path / "instance" / "deployserver.db").exists()
     assert (tmp_path / "instance" / "secret_key").stat().st_mode & 0o777 == 0o600
 
