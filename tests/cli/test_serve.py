@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from pathlib import Path
 
@@ -29,7 +30,12 @@ def test_serve_on_embedded_default_answers_probes(tmp_path: Path) -> None:
         assert status == 200 and "paths" in spec
         if "control_socket" in GunicornConfig().settings:
             # gunicorn's control socket stays with the instance, not in the home folder.
-            assert (tmp_path / "instance" / "gunicorn.ctl").exists()
+            # (it is opened after the workers boot, so allow it a moment).
+            control = tmp_path / "instance" / "gunicorn.ctl"
+            deadline = time.monotonic() + 10
+            while not control.exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert control.exists()
     assert (tmp_path / "instance" / "deployserver.db").exists()
     assert (tmp_path / "instance" / "secret_key").stat().st_mode & 0o777 == 0o600
 
