@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from deployserver.db import utcnow, write_transaction
+from deployserver.db import end_read, utcnow, write_transaction
 from deployserver.errors import Invalid, NotFound
 from deployserver.models import ApiToken, Channel
 from deployserver.pagination import (
@@ -110,7 +110,7 @@ def list_tokens(session: Session, limit: int = 500, cursor: str | None = None) -
     if position is not None:
         query = query.where(ApiToken.id > cursor_str(position, "id"))
     rows = list(session.scalars(query))
-    session.rollback()
+    end_read(session)
     return page_of(rows, limit, lambda token: {"id": token.id})
 
 
