@@ -11,4 +11,4 @@ RUN pip install --no-cache-dir -e . \
     && mkdir -p /var/lib/deployserver && chown deployserver /var/lib/deployserver
 USER deployserver
 EXPOSE 8080
-CMD ["deployserver", "serve", "--host", "0.0.0.0", "--port", "8080", "--workers", "4"]
+CMD ["sh", "-c", "deployserver db upgrade && deployserver channels sync channels && exec deployserver serve --host 0.0.0.0 --port 8080 --workers 4"]

@@ -24,4 +24,6 @@ def test_compose_app_uses_compose_postgres() -> None:
     assert any(v.startswith("pgdata:") for v in postgres["volumes"])
     assert services["app"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert "8080:8080" in services["app"]["ports"]
-    assert "serve" in services["app"]["command"]
+    command = " ".join(services["app"]["command"])
+    assert "channels sync channels" in command
+    assert command.index("db upgrade") < command.index("channels sync") < command.index(" serve ")
