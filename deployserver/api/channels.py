@@ -131,6 +131,14 @@ class ValuesWarningSchema(Schema):
     )
 
 
+class ChannelUpdatedSchema(ChannelSchema):
+    warnings = fields.List(
+        fields.Nested(ValuesWarningSchema),
+        required=True,
+        metadata={"description": "What new base values change in the head's served values"},
+    )
+
+
 class PublishedSchema(ReleaseSchema):
     warnings = fields.List(
         fields.Nested(ValuesWarningSchema),
@@ -272,7 +280,7 @@ class ChannelByName(MethodView):
         """Show a channel and its head."""
         return channels.get_channel(get_session(), name)
 
-    @blp.response(200, ChannelSchema)
+    @blp.response(200, ChannelUpdatedSchema)
     @problems(
         blp,
         400,
@@ -281,14 +289,15 @@ class ChannelByName(MethodView):
         404,
         413,
         422,
-        s422="Validation failed, or the base values clash with a release the channel has "
-        "carried (MERGE_CONFLICT)",
+        s422="Validation failed, the base values clash with a release the channel has "
+        "carried (MERGE_CONFLICT), or a strict channel refuses them (UNSAFE_VALUES_CHANGE)",
     )
     @require("publisher", channel_arg="name")
     @blp.arguments(ChannelUpdateSchema)
-    def patch(self, data: dict[str, Any], name: str) -> channels.ChannelView:
-        """Change the description or replace the base values."""
-        return channels.update_channel(get_session(), current_actor(), name, **data)
+    def patch(self, data: dict[str, Any], name: str) -> dict[str, Any]:
+        """Change the description, strictValues or replace the base values."""
+        update = channels.update_channel(get_session(), current_actor(), name, **data)
+        return {**asdict(update.channel), "warnings": update.warnings}
 
     @blp.response(204)
     @problems(blp, 401, 403, 404, 409, s409="The channel has history (CHANNEL_NOT_EMPTY)")

@@ -6,6 +6,7 @@ stored served body of every release the channel has carried, in the same transac
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,7 @@ from deployserver.pagination import (
 )
 from deployserver.services import audit
 from deployserver.specs.canonical import digest_of, etag_for
+from deployserver.specs.diff import ValuesWarning, values_warnings
 from deployserver.specs.merge import MergeConflict
 from deployserver.specs.paths import under
 from deployserver.specs.served import served_body
@@ -63,6 +65,46 @@ class ChannelView:
     # Publish and promote refuse values changes that would warn (values-safety rules).
     strict_values: bool = False
     rollout: RolloutRef | None = None
+
+
+@dataclass(frozen=True)
+class ChannelUpdate:
+    """The outcome of a PATCH: the channel, and what its new base values change for
+    installations overriding keys of the head's served values (empty when nothing)."""
+
+    channel: ChannelView
+    warnings: tuple[ValuesWarning, ...] = ()
+
+
+def head_served_values(session: Session, channel: Channel) -> dict[str, Any] | None:
+    """The channel's head values as served now (stored bodies follow the base values)."""
+    if channel.head_release_id is None:
+        return None
+    served = session.get(ChannelRelease, (channel.id, channel.head_release_id))
+    assert served is not None  # a head has always arrived on its channel
+    values = json.loads(served.body)["values"]
+    assert isinstance(values, dict)
+    return values
+
+
+def unsafe_values_change(
+    channel: Channel, cause: str, warnings: tuple[ValuesWarning, ...]
+) -> Invalid:
+    """The refusal of a strict channel: ``cause`` would break installations' overrides."""
+    errors = {under("values", w.path): [_warning_text(w)] for w in warnings}
+    listed = "; ".join(f"{path}: {' '.join(msgs)}" for path, msgs in errors.items())
+    return Invalid(
+        f"channel {channel.name!r} has strictValues and {cause} would break installations "
+        f"overriding these keys: {listed}",
+        "UNSAFE_VALUES_CHANGE",
+        errors=errors,
+    )
+
+
+def _warning_text(warning: ValuesWarning) -> str:
+    if warning.to is None:
+        return f"{warning.code}: the {warning.from_} is removed"
+    return f"{warning.code}: {warning.from_} becomes {warning.to}"
 
 
 def channel_state(channel: Channel) -> dict[str, Any]:
@@ -241,8 +283,12 @@ def update_channel(
     description: str | None = None,
     values: dict[str, Any] | None = None,
     strict_values: bool | None = None,
-) -> ChannelView:
-    """Change the description, strictValues and/or the base values (rebuilding served bodies)."""
+) -> ChannelUpdate:
+    """Change the description, strictValues and/or the base values (rebuilding served bodies).
+
+    New base values change what the head serves: like a publish, the change answers with
+    warnings, and a strict channel refuses it.
+    """
     if description is not None:
         _validate_description(description)
     if values is not None:
@@ -254,14 +300,21 @@ def update_channel(
             channel.description = description
         if strict_values is not None:
             channel.strict_values = strict_values
+        warnings: tuple[ValuesWarning, ...] = ()
         if values is not None and digest_of(values) != digest_of(channel.values):
+            head_before = head_served_values(session, channel)
             channel.values = values
             _rebuild_served_bodies(session, channel)
+            head_after = head_served_values(session, channel)
+            if head_before is not None and head_after is not None:
+                warnings = tuple(values_warnings(head_before, head_after))
+            if warnings and channel.strict_values:
+                raise unsafe_values_change(channel, "these base values", warnings)
         after = digest_of(channel_state(channel))
         if after != before:
             channel.updated_at = utcnow()
             audit.record(session, actor, "channel.update", f"channel:{name}", before, after)
-        return channel_view(session, channel)
+        return ChannelUpdate(channel_view(session, channel), warnings)
 
 
 def _rebuild_served_bodies(session: Session, channel: Channel) -> None:

@@ -39,7 +39,9 @@ from deployserver.services.channels import (
     channel_state,
     channel_view,
     find_channel,
+    head_served_values,
     lock_channel,
+    unsafe_values_change,
 )
 from deployserver.specs.canonical import NotCanonicalizable, canonical_json, digest_of, etag_for
 from deployserver.specs.charts import validate_chart
@@ -213,17 +215,6 @@ def _served_values(release: Release, channel: Channel) -> dict[str, Any]:
     return served
 
 
-def _head_values(session: Session, channel: Channel) -> dict[str, Any] | None:
-    """The channel's head values as served now (stored bodies follow the base values)."""
-    if channel.head_release_id is None:
-        return None
-    served = session.get(ChannelRelease, (channel.id, channel.head_release_id))
-    assert served is not None  # a head has always arrived on its channel
-    values = json.loads(served.body)["values"]
-    assert isinstance(values, dict)
-    return values
-
-
 def _check_values_safety(
     session: Session, channel: Channel, release: Release
 ) -> tuple[ValuesWarning, ...]:
@@ -232,26 +223,13 @@ def _check_values_safety(
     Raised before anything is written, so a refusal leaves the database as it was.
     """
     served = _served_values(release, channel)  # refuses a clash with the base values first
-    head = _head_values(session, channel)
+    head = head_served_values(session, channel)
     if head is None:
         return ()
     warnings = tuple(values_warnings(head, served))
     if warnings and channel.strict_values:
-        errors = {under("values", w.path): [_warning_text(w)] for w in warnings}
-        listed = "; ".join(f"{path}: {' '.join(msgs)}" for path, msgs in errors.items())
-        raise Invalid(
-            f"channel {channel.name!r} has strictValues and release {release.version} would "
-            f"break installations overriding these keys: {listed}",
-            "UNSAFE_VALUES_CHANGE",
-            errors=errors,
-        )
+        raise unsafe_values_change(channel, f"release {release.version}", warnings)
     return warnings
-
-
-def _warning_text(warning: ValuesWarning) -> str:
-    if warning.to is None:
-        return f"{warning.code}: the {warning.from_} is removed"
-    return f"{warning.code}: {warning.from_} becomes {warning.to}"
 
 
 def move_head(

@@ -187,3 +187,48 @@ def test_strict_values_column_is_what_decides(
         session.commit()
     response = post_release(client, admin_headers, "stable", "0.2.0", {})
     assert_problem(response, 422, "UNSAFE_VALUES_CHANGE")
+
+
+def test_base_values_patch_warns_against_the_head_as_served(
+    client: FlaskClient, admin_headers: Headers, make_channel: Factory
+) -> None:
+    # The head's own values leave room for the base layer to change what it serves.
+    make_channel(values={"tier": {"size": "small"}, "region": "eu"})
+    post_release(client, admin_headers, "stable", "0.1.0", {"app": {"replicas": 2}})
+    response = client.patch(
+        "/api/v1/channels/stable", json={"values": {"tier": "small"}}, headers=admin_headers
+    )
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["warnings"] == [
+        {"code": "KEY_REMOVED", "path": "region", "from": "string", "to": None},
+        {"code": "KIND_CHANGED", "path": "tier", "from": "map", "to": "string"},
+    ]
+    assert response.get_json()["values"] == {"tier": "small"}
+    # A safe change, or a channel without a head, warns about nothing.
+    safe = client.patch(
+        "/api/v1/channels/stable",
+        json={"values": {"tier": "large", "new": 1}},
+        headers=admin_headers,
+    )
+    assert safe.status_code == 200 and safe.get_json()["warnings"] == []
+
+
+def test_strict_channel_refuses_unsafe_base_values_and_writes_nothing(
+    client: FlaskClient, admin_headers: Headers, make_channel: Factory, count: Count, app: Flask
+) -> None:
+    def stored_bodies() -> list[str]:
+        with app.app_context():
+            return list(get_session().scalars(select(ChannelRelease.body)))
+
+    make_channel(values={"tier": {"size": "small"}}, strictValues=True)
+    post_release(client, admin_headers, "stable", "0.1.0", {"app": {"replicas": 2}})
+    served = stored_bodies()
+    audits = count(AuditEvent)
+    response = client.patch("/api/v1/channels/stable", json={"values": {}}, headers=admin_headers)
+    problem = assert_problem(response, 422, "UNSAFE_VALUES_CHANGE")
+    assert set(problem["errors"]) == {"values.tier"}
+    assert "these base values" in problem["detail"]
+    channel = client.get("/api/v1/channels/stable", headers=admin_headers).get_json()
+    assert channel["values"] == {"tier": {"size": "small"}}
+    assert count(AuditEvent) == audits
+    assert stored_bodies() == served

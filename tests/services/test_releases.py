@@ -94,7 +94,7 @@ def test_update_channel_rebuilds_every_served_body_in_one_transaction(app: Flask
         channels.create_channel(session, ACTOR, "stable", values={"x": 1})
         releases.publish_release(session, ACTOR, "stable", "1.0.0", CHART, values={"a": 1})
         releases.publish_release(session, ACTOR, "stable", "1.1.0", CHART, values={"a": 2})
-        view = channels.update_channel(session, ACTOR, "stable", values={"x": 2})
+        view = channels.update_channel(session, ACTOR, "stable", values={"x": 2}).channel
         assert view.values == {"x": 2} and view.head is not None and view.head.version == "1.1.0"
         bodies = session.scalars(select(ChannelRelease.body)).all()
         assert len(bodies) == 2 and all('"x":2' in body for body in bodies)
