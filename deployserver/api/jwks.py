@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from deployserver.api.schemas import ProblemSchema
+from deployserver.api.schemas import problems
 from deployserver.extensions import state
 from deployserver.licensing.verify import license_verifier
 
@@ -34,7 +34,7 @@ class JwksSchema(Schema):
 @blp.route("/.well-known/jwks.json")
 class Jwks(MethodView):
     @blp.response(200, JwksSchema)
-    @blp.alt_response(503, schema=ProblemSchema, description="Nothing known about keys")
+    @problems(blp, 503, s503="Nothing known about keys")
     def get(self) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Public signing keys (served from the verifier's trust snapshot)."""
         app_state = state()

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from deployserver.api.schemas import ProblemSchema, Timestamp
+from deployserver.api.schemas import Timestamp, problems
 from deployserver.auth import current_actor, require
 from deployserver.db import get_session
 from deployserver.extensions import state
@@ -54,10 +54,9 @@ class GenerateKeySchema(Schema):
 @blp.route("")
 class Keys(MethodView):
     @require("admin")
+    @problems(blp, 401, 403, 422, s422="Invalid limit or cursor")
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, KeyPageSchema)
-    @blp.alt_response(401, schema=ProblemSchema, description="No valid token")
-    @blp.alt_response(403, schema=ProblemSchema, description="Not an admin")
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List signing keys, newest first."""
         page = keys.list_keys(get_session(), **args)
@@ -66,9 +65,7 @@ class Keys(MethodView):
     @require("admin")
     @blp.arguments(GenerateKeySchema)
     @blp.response(201, KeySchema)
-    @blp.alt_response(401, schema=ProblemSchema, description="No valid token")
-    @blp.alt_response(403, schema=ProblemSchema, description="Not an admin")
-    @blp.alt_response(422, schema=ProblemSchema, description="Unsupported algorithm")
+    @problems(blp, 401, 403, 422, s422="Unsupported algorithm")
     def post(self, data: dict[str, Any]) -> SigningKey:
         """Generate a signing key; it signs from now on, older keys keep verifying."""
         return keys.generate_key(
@@ -80,8 +77,7 @@ class Keys(MethodView):
 class RetireKey(MethodView):
     @require("admin")
     @blp.response(200, KeySchema)
-    @blp.alt_response(404, schema=ProblemSchema, description="No such key")
-    @blp.alt_response(409, schema=ProblemSchema, description="The current signing key")
+    @problems(blp, 401, 403, 404, 409, s404="No such key", s409="The current signing key")
     def post(self, kid: str) -> SigningKey:
         """Retire a key: it verifies nothing more and leaves the JWKS."""
         return keys.retire_key(get_session(), current_actor(), kid)

@@ -11,7 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, pre_dump, validate
 
-from deployserver.api.schemas import ProblemSchema, Timestamp
+from deployserver.api.schemas import Timestamp, problems
 from deployserver.auth import current_actor, require
 from deployserver.db import get_session
 from deployserver.errors import Invalid
@@ -114,9 +114,15 @@ class LicensePageSchema(Schema):
 class Validate(MethodView):
     @blp.arguments(ValidateSchema, required=False)
     @blp.response(200, VerdictSchema)
-    @blp.alt_response(401, schema=ProblemSchema, description="Credentials that are not a license")
-    @blp.alt_response(422, schema=ProblemSchema, description="No license given")
-    @blp.alt_response(503, schema=ProblemSchema, description="Nothing known to verify with")
+    @problems(
+        blp,
+        401,
+        422,
+        503,
+        s401="Credentials that are not a license",
+        s422="No license given",
+        s503="Nothing known to verify with",
+    )
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Say whether a license is valid, and why not."""
         token = data.get("license")
@@ -133,19 +139,24 @@ class Licenses(MethodView):
     @require("admin")
     @blp.arguments(IssueSchema)
     @blp.response(201, IssuedLicenseSchema)
-    @blp.alt_response(401, schema=ProblemSchema, description="No valid token")
-    @blp.alt_response(403, schema=ProblemSchema, description="Not an admin")
-    @blp.alt_response(422, schema=ProblemSchema, description="Invalid, or an unknown channel")
+    @problems(
+        blp,
+        401,
+        403,
+        422,
+        s401="No valid token",
+        s403="Not an admin",
+        s422="Invalid, or an unknown channel",
+    )
     def post(self, data: dict[str, Any]) -> IssuedLicense:
         """Issue a license (the token is shown only in this answer)."""
         row, token = licenses.issue_license(get_session(), current_actor(), state().config, **data)
         return IssuedLicense(row, token)
 
     @require("admin")
+    @problems(blp, 401, 403, 422, s422="Invalid limit or cursor")
     @blp.arguments(LicenseListArgsSchema, location="query")
     @blp.response(200, LicensePageSchema)
-    @blp.alt_response(401, schema=ProblemSchema, description="No valid token")
-    @blp.alt_response(403, schema=ProblemSchema, description="Not an admin")
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List licenses, newest first."""
         page = licenses.list_licenses(get_session(), **args)
@@ -156,7 +167,7 @@ class Licenses(MethodView):
 class LicenseById(MethodView):
     @require("admin")
     @blp.response(200, LicenseSchema)
-    @blp.alt_response(404, schema=ProblemSchema, description="No such license")
+    @problems(blp, 401, 403, 404, s404="No such license")
     def get(self, license_id: str) -> License:
         """Read one license."""
         return licenses.get_license(get_session(), license_id)
@@ -166,7 +177,7 @@ class LicenseById(MethodView):
 class RevokeLicense(MethodView):
     @require("admin")
     @blp.response(200, LicenseSchema)
-    @blp.alt_response(404, schema=ProblemSchema, description="No such license")
+    @problems(blp, 401, 403, 404, s404="No such license")
     def post(self, license_id: str) -> License:
         """Revoke a license for good."""
         return licenses.revoke_license(get_session(), current_actor(), license_id)
@@ -176,8 +187,7 @@ class RevokeLicense(MethodView):
 class SuspendLicense(MethodView):
     @require("admin")
     @blp.response(200, LicenseSchema)
-    @blp.alt_response(404, schema=ProblemSchema, description="No such license")
-    @blp.alt_response(409, schema=ProblemSchema, description="The license is revoked")
+    @problems(blp, 401, 403, 404, 409, s404="No such license", s409="The license is revoked")
     def post(self, license_id: str) -> License:
         """Suspend a license until it is reinstated."""
         return licenses.suspend_license(get_session(), current_actor(), license_id)
@@ -187,8 +197,7 @@ class SuspendLicense(MethodView):
 class ReinstateLicense(MethodView):
     @require("admin")
     @blp.response(200, LicenseSchema)
-    @blp.alt_response(404, schema=ProblemSchema, description="No such license")
-    @blp.alt_response(409, schema=ProblemSchema, description="The license is revoked")
+    @problems(blp, 401, 403, 404, 409, s404="No such license", s409="The license is revoked")
     def post(self, license_id: str) -> License:
         """Make a suspended license valid again."""
         return licenses.reinstate_license(get_session(), current_actor(), license_id)

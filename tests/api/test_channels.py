@@ -395,3 +395,35 @@ def test_openapi_documents_every_endpoint(client: FlaskClient) -> None:
     assert "requestBody" in publish
     schemas = spec["components"]["schemas"]
     assert {"Channel", "Release", "Publish", "HistoryEntry", "AuditEvent"} <= set(schemas)
+
+
+def test_every_documented_error_is_problem_json(client: FlaskClient) -> None:
+    # One error contract (errors.py): the document must not promise anything else.
+    spec = client.get("/openapi.json").get_json()
+    errors = [
+        (path, method, status, response)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        if method != "parameters"
+        for status, response in operation["responses"].items()
+        # /readyz answers 503 with its checks, a status report rather than an error.
+        if status[0] in "45" and path != "/readyz"
+    ]
+    assert len(errors) > 50
+    for path, method, status, response in errors:
+        assert list(response.get("content", {})) == ["application/problem+json"], (
+            path,
+            method,
+            status,
+        )
+
+
+def test_every_authenticated_operation_documents_401_and_403(client: FlaskClient) -> None:
+    spec = client.get("/openapi.json").get_json()
+    public = {"/healthz", "/readyz", "/.well-known/jwks.json", "/api/v1/licenses/validate"}
+    for path, operations in spec["paths"].items():
+        if path in public or path.startswith("/api/v1/operator/"):
+            continue
+        for method, operation in operations.items():
+            if method != "parameters":
+                assert {"401", "403"} <= set(operation["responses"]), (path, method)
