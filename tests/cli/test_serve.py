@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 import urllib.request
 from pathlib import Path
@@ -70,3 +71,16 @@ def test_db_check_agrees_on_fresh_database(tmp_path: Path) -> None:
     result = run_cli("db", "check", env=cli_env(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "agree" in result.stdout
+
+
+def test_db_check_fails_when_schema_and_models_disagree(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    assert run_cli("db", "upgrade", env=env).returncode == 0
+    # A schema that drifted from the models (an index dropped by hand).
+    database = tmp_path / "deployserver.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("DROP INDEX ix_licenses_subject")
+    result = run_cli("db", "check", env=env)
+    assert result.returncode != 0
+    assert "models and migrations disagree" in result.stderr
+    assert "ix_licenses_subject" in result.stderr
