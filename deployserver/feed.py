@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, false, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import aliased
 
@@ -31,7 +31,7 @@ from deployserver.models import Channel, ChannelRelease
 
 log = logging.getLogger(__name__)
 
-RELEASE_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+RELEASE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # Pinned answers are keyed by ids callers choose; beyond this many the cache starts over.
 MAX_PINNED_ENTRIES = 10_000
 
@@ -101,10 +101,15 @@ class SpecFeed:
             return answer.for_license(license_id)
         raise NotFound(answer.detail, answer.code)
 
-    def pinned(self, channel: str, release_id: str) -> ServedSpec:
-        """The served spec of a release that is or was head of ``channel``; else NotFound."""
-        if not RELEASE_ID.match(release_id):
+    def pinned(self, channel: str, release_id: str, license_id: str | None = None) -> ServedSpec:
+        """The served spec of a release that is or was head of ``channel``, or of its rollout
+        candidate for a license in the cohort (it already gets it); else NotFound."""
+        if not RELEASE_ID.fullmatch(release_id):
             raise NotFound(f"release {release_id!r} not found", "RELEASE_NOT_FOUND")
+        if license_id is not None:
+            candidate = self._cohort_candidate(channel, release_id, license_id)
+            if candidate is not None:
+                return candidate
         key = (channel, release_id)
         entry = self._pinned.get(key)
         if entry is not None and entry[0] > time.monotonic():
@@ -116,6 +121,15 @@ class SpecFeed:
             self._pinned.clear()
         self._pinned[key] = (time.monotonic() + self._ttl, value)
         return _unwrap(value)
+
+    def _cohort_candidate(
+        self, channel: str, release_id: str, license_id: str
+    ) -> ServedSpec | None:
+        try:
+            served = self.head(channel, license_id)
+        except NotFound:
+            return None
+        return served if served.release_id == release_id else None
 
     def forget(self) -> None:
         """Drop this worker's cache (tests; a write in this process that must show at once)."""
@@ -221,7 +235,12 @@ class SpecFeed:
         statement = (
             select(ChannelRelease.body, ChannelRelease.etag)
             .join(Channel, Channel.id == ChannelRelease.channel_id)
-            .where(Channel.name == channel, ChannelRelease.release_id == release_id)
+            .where(
+                Channel.name == channel,
+                ChannelRelease.release_id == release_id,
+                # A staged candidate is not history: only its cohort sees it (above).
+                ChannelRelease.candidate_only == false(),
+            )
         )
         with self._engine.connect() as connection:
             row = connection.execute(statement).first()

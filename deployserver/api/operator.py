@@ -168,6 +168,8 @@ def pinned_spec(release_id: str) -> Response:
     """The spec of one release the caller's channel serves or has served (pinning)."""
     app_state = state()
     channel, license = caller(app_state)
-    spec = spec_feed(app_state).pinned(channel, release_id)
+    spec = spec_feed(app_state).pinned(
+        channel, release_id, license.id if license is not None else None
+    )
     note_poll(app_state, channel, license, spec)
     return spec_response(spec)

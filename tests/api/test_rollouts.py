@@ -176,14 +176,34 @@ def test_abort_returns_cohort_to_head(
         30,
     )
     assert "channel.rollout-abort" in audit_actions(client, admin_headers)
-    # Never head: not a rollback target, but still pinnable (cohort members may pin it).
+    # Never head: not a rollback target, and no longer pinnable (API.md: a pin is a release
+    # that is or was head of the channel), not even by its former cohort.
     refused = post(client, admin_headers, "/rollback", {"releaseId": candidate})
     assert refused.get_json()["code"] == "NOT_IN_CHANNEL_HISTORY"
-    token = staged["licenses"][0]["token"]
-    pinned = client.get(f"{CHANNEL_URL}/release/{candidate}", headers=basic(token))
-    assert pinned.status_code == 200
+    for lic in (cohort[0], staged["licenses"][0]):
+        pinned = client.get(f"{CHANNEL_URL}/release/{candidate}", headers=basic(lic["token"]))
+        assert pinned.status_code == 404
+        assert pinned.get_json()["code"] == "RELEASE_NOT_FOUND"
+    assert client.get(f"{CHANNEL_URL}/release/{candidate}").status_code == 404
     # A plain rollback skips the rollout steps and finds nothing before 1.0.0.
     assert post(client, admin_headers, "/rollback").get_json()["code"] == "NOTHING_TO_ROLL_BACK"
+
+
+def test_live_candidate_is_pinnable_by_its_cohort_only(
+    client: FlaskClient, staged: dict[str, Any]
+) -> None:
+    candidate = staged["candidate"]["id"]
+    url = f"{CHANNEL_URL}/release/{candidate}"
+    cohort = members(staged, 30)
+    outside = [lic for lic in staged["licenses"] if lic not in cohort]
+    assert cohort and outside
+    member = client.get(url, headers=basic(cohort[0]["token"]))
+    assert member.status_code == 200
+    assert member.data == client.get(CHANNEL_URL, headers=basic(cohort[0]["token"])).data
+    for lic in outside[:3]:
+        refused = client.get(url, headers=basic(lic["token"]))
+        assert refused.status_code == 404 and refused.get_json()["code"] == "RELEASE_NOT_FOUND"
+    assert client.get(url).status_code == 404  # anonymous polls never get a candidate
 
 
 def test_body_bytes_are_the_same_whatever_the_percentage(

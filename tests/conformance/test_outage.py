@@ -46,6 +46,13 @@ def deployment(
         admin = admin_token(env)
         for name in ("stable", "beta"):
             assert http("POST", f"{base}/api/v1/channels", admin, {"name": name}).status == 201
+        # Head once, never polled: during the outage nothing is known of it.
+        oldest = http(
+            "POST",
+            f"{base}/api/v1/channels/stable/releases",
+            admin,
+            {"version": "0.9.0", "chart": chart("0.9.0"), "values": {"v": "0"}},
+        ).json()
         first = http(
             "POST",
             f"{base}/api/v1/channels/stable/releases",
@@ -78,6 +85,7 @@ def deployment(
             "admin": admin,
             "env": env,
             "instance": instance,
+            "oldest": oldest,
             "first": first,
             "second": second,
             "good": good,
@@ -190,7 +198,7 @@ def assert_known_answers(
     assert poll(base, revoked).json()["code"] == "LICENSE_REVOKED"
     assert poll(base, basic("garbage")).status == 401
     # Nothing known: 503, never a guess.
-    never_polled = poll(base, good, f"{CHANNEL}/release/{deployment['second']['id']}")
+    never_polled = poll(base, good, f"{CHANNEL}/release/{deployment['oldest']['id']}")
     assert never_polled.status == 503
     assert never_polled.json()["code"] == "DATABASE_UNAVAILABLE"
     beta = poll(base, basic(deployment["beta"]["token"]))
