@@ -79,6 +79,8 @@ CODES = (
 # Bounded work: nothing longer is hashed, split or decoded. An issued license is far smaller
 # (issuance refuses entitlements that would push it past this).
 MAX_TOKEN_LENGTH = 16 * 1024
+# A token naming a key not in the snapshot re-reads the keys at most this often.
+FORCED_REFRESH_SECONDS = 1.0
 MAX_HEADER_SEGMENT = 1024
 MAX_KID_LENGTH = 64
 MAX_ID_LENGTH = 255
@@ -470,6 +472,7 @@ class LicenseVerifier:
         self._snapshot: TrustSnapshot | None = None
         self._saved_fingerprint: str | None = None
         self._refresh_due = -math.inf
+        self._forced_refresh_after = -math.inf
         # Non-active license statuses as last read from the database (None: read them all
         # next time), the newest status_changed_at seen, and when to read them all again.
         self._statuses: dict[str, str] | None = None
@@ -497,9 +500,30 @@ class LicenseVerifier:
 
     def _verify_uncached(self, token: str, digest: bytes) -> Verdict:
         trust = self.trust()
+        # The deadline of the snapshot this judgement uses, read with it: a refresh by another
+        # thread in between must not lend a stale verdict its later deadline.
+        refresh_due = self._refresh_due
         wall = self._clock()
+        judgement = self._judge(token, trust, wall)
+        if judgement.verdict.code == UNKNOWN_KEY:
+            # Perhaps a key generated moments ago (by another worker): look once more, at
+            # most once per FORCED_REFRESH_SECONDS, so a flood of made-up kids stays cheap.
+            fresher = self._refresh_for_unknown_key()
+            if fresher is not None:
+                trust, refresh_due = fresher
+                judgement = self._judge(token, trust, wall)
         mono = self._monotonic()
-        judgement = judge(
+        if judgement.cacheable and self._snapshot is trust:
+            # Never past the next snapshot refresh, so no verdict outlives the bound.
+            deadline = refresh_due
+            if judgement.until is not None:
+                deadline = min(deadline, mono + (judgement.until - wall))
+            if deadline > mono:
+                self._remember(digest, judgement.verdict, deadline)
+        return judgement.verdict
+
+    def _judge(self, token: str, trust: TrustSnapshot, wall: float) -> Judgement:
+        return judge(
             token,
             trust,
             issuer=self._issuer,
@@ -507,14 +531,15 @@ class LicenseVerifier:
             leeway=self._leeway,
             now=wall,
         )
-        if judgement.cacheable:
-            # Never past the next snapshot refresh, so no verdict outlives the bound.
-            deadline = self._refresh_due
-            if judgement.until is not None:
-                deadline = min(deadline, mono + (judgement.until - wall))
-            if deadline > mono:
-                self._remember(digest, judgement.verdict, deadline)
-        return judgement.verdict
+
+    def _refresh_for_unknown_key(self) -> tuple[TrustSnapshot, float] | None:
+        with self._refresh_lock:
+            now = self._monotonic()
+            if now < self._forced_refresh_after:
+                return None
+            self._forced_refresh_after = now + FORCED_REFRESH_SECONDS
+            snapshot = self._refresh()
+            return snapshot, self._refresh_due
 
     def _remember(self, digest: bytes, verdict: Verdict, deadline: float) -> None:
         with self._cache_lock:
@@ -573,9 +598,11 @@ class LicenseVerifier:
         if snapshot.fingerprint != self._saved_fingerprint:
             self._store.write_json(LKG_NAME, snapshot.to_json())
             self._saved_fingerprint = snapshot.fingerprint
+        if snapshot is not previous:
+            # Cached verdicts were judged by the previous snapshot: drop them all. (When
+            # nothing changed they stay, each until the deadline it was given.)
+            self._cache = {}
         self._snapshot = snapshot
-        # Every cached verdict's deadline was at most the previous refresh time: all stale.
-        self._cache = {}
         self._refresh_due = started + self._bound
         return snapshot
 

@@ -677,3 +677,79 @@ def test_full_reread_is_periodic(app: Flask) -> None:
     with QueryRecorder(state(app).engine) as recorder:
         verifier.trust()
     assert any("status IN" in sql for sql in _license_reads(recorder))
+
+
+# --- keys that appear, and refreshes racing a judgement --------------------------------------
+
+
+def test_license_signed_by_a_brand_new_key_verifies_at_once(app: Flask) -> None:
+    clock = Clock()
+    verifier = make_verifier(app, clock, cache_seconds=30)
+    _, old = issue(app)
+    assert verifier.verify(old).valid  # the snapshot is fresh for 30 s from here
+    with app.app_context():
+        keys.generate_key(get_session(), ACTOR, state(app).config.secret_key, "ES256")
+    _, new = issue(app, subject="new")
+    assert verifier.verify(new).valid  # no wait for the bound: an unknown kid re-reads keys
+    assert verifier.verify(old).valid  # the old key still verifies
+
+
+def test_made_up_kids_reread_keys_at_most_once_per_interval(app: Flask) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    clock = Clock()
+    verifier = make_verifier(app, clock, cache_seconds=30)
+    _, token = issue(app)
+    assert verifier.verify(token).valid
+
+    def forged(kid: str) -> str:
+        return jwt.encode(good_claims(app), Ed25519PrivateKey.generate(), "EdDSA", {"kid": kid})
+
+    with QueryRecorder(state(app).engine) as recorder:
+        assert verifier.verify(forged("made-up-1")).code == v.UNKNOWN_KEY
+    assert recorder.touching("signing_keys")  # the first one looks again
+    with QueryRecorder(state(app).engine) as recorder:
+        for number in range(2, 20):
+            assert verifier.verify(forged(f"made-up-{number}")).code == v.UNKNOWN_KEY
+    assert recorder.count == 0  # the rest, within the interval, cost no query
+    assert verifier.verify(token).valid  # and the good license stayed cached
+    clock.advance(v.FORCED_REFRESH_SECONDS + 0.1)
+    with QueryRecorder(state(app).engine) as recorder:
+        assert verifier.verify(forged("made-up-later")).code == v.UNKNOWN_KEY
+    assert recorder.touching("signing_keys")
+
+
+def test_a_refresh_racing_a_judgement_does_not_extend_the_stale_verdict(app: Flask) -> None:
+    row, token = issue(app)
+    sessions = make_sessionmaker(state(app).engine)
+    monotonic = [1000.0]
+    raced: list[bool] = []
+    verifier: LicenseVerifier
+
+    def wall() -> float:
+        # While the token is judged by the snapshot taken before it, another thread revokes
+        # the license and refreshes the snapshot.
+        if not raced:
+            raced.append(True)
+            with app.app_context():
+                licenses.revoke_license(get_session(), ACTOR, row.id)
+            monotonic[0] += 31
+            verifier.trust()
+        return time.time()
+
+    config = state(app).config
+    verifier = LicenseVerifier(
+        sessions,
+        LastKnownGood(config.instance_path),
+        issuer=config.issuer,
+        audience=config.audience,
+        leeway_seconds=0,
+        cache_seconds=30,
+        cache_entries=100,
+        clock=wall,
+        monotonic=lambda: monotonic[0],
+    )
+    verifier.trust()
+    verifier.verify(token)  # judged by the old snapshot: whatever it says, not cached
+    assert verifier.trust().license_statuses.get(row.id) == "revoked"
+    assert verifier.verify(token).code == v.REVOKED
