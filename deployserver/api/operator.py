@@ -8,8 +8,6 @@ encoding, no ORM object and no database write here.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
@@ -22,6 +20,7 @@ from deployserver.api.schemas import problems
 from deployserver.errors import BASIC_CHALLENGE, Unauthorized
 from deployserver.extensions import AppState, state
 from deployserver.feed import ServedSpec, spec_feed
+from deployserver.licensing.credentials import license_from_authorization
 from deployserver.licensing.verify import LicenseView, license_verifier
 from deployserver.recorder import EXTRAS_KEY as RECORDER_KEY
 from deployserver.recorder import installation_recorder
@@ -40,7 +39,6 @@ REFUSALS = {
     "REVOKED": "LICENSE_REVOKED",
     "SUSPENDED": "LICENSE_SUSPENDED",
 }
-LICENSE_USER = "license"
 CACHE_CONTROL = ("Cache-Control", "private, no-cache")
 F = TypeVar("F", bound=Callable[..., Any])
 LICENSE_REFUSED = "License missing, invalid, expired, not yet valid, revoked or suspended"
@@ -65,15 +63,7 @@ def caller(app_state: AppState) -> tuple[str, LicenseView | None]:
         if not config.allow_anonymous:
             raise _refuse("LICENSE_REQUIRED", "a license is required (HTTP Basic, user license)")
         return config.default_channel, None
-    scheme, _, credentials = header.partition(" ")
-    if scheme.lower() != "basic":
-        raise _refuse("LICENSE_INVALID", "send the license as HTTP Basic with user license")
-    try:
-        user, _, token = base64.b64decode(credentials, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        raise _refuse("LICENSE_INVALID", "the Basic credentials are not valid base64") from None
-    if user != LICENSE_USER:
-        raise _refuse("LICENSE_INVALID", "the Basic user name must be license")
+    token = license_from_authorization(header)
     verdict = license_verifier(app_state).verify(token)
     if not verdict.valid:
         raise _refuse(REFUSALS.get(verdict.code, "LICENSE_INVALID"), verdict.detail)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 
 from deployserver.errors import BASIC_CHALLENGE, Unauthorized
 
@@ -16,7 +15,7 @@ def license_from_authorization(header: str) -> str:
     if scheme.lower() == "basic":
         try:
             decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # bad base64 (binascii.Error), non-ASCII input, bad UTF-8
             decoded = ""
         user, separator, password = decoded.partition(":")
         if separator and user == LICENSE_USER and password:

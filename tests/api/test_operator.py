@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -327,3 +328,25 @@ def test_license_signed_by_an_unknown_key_is_invalid(client: FlaskClient, seed: 
         headers={"kid": "forged"},
     )
     assert_refused(client.get(CHANNEL_URL, headers=basic(forged)), 401, "LICENSE_INVALID")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"Basic \xe9\xe9\xe9\xe9",  # not ASCII: base64 cannot even start
+        b"Basic " + base64.b64encode(b"license:\xff\xfe"),  # not UTF-8
+    ],
+)
+def test_undecodable_credentials_are_license_invalid(
+    client: FlaskClient, seed: Seeder, raw: bytes
+) -> None:
+    seed.channel("stable")
+    seed.publish("stable", "1.0.0")
+    # WSGI carries header bytes as latin-1 text.
+    header = raw.decode("latin-1").removeprefix("Basic ")
+    environ = {"HTTP_AUTHORIZATION": "Basic " + header}
+    response = client.get(CHANNEL_URL, environ_overrides=environ)
+    assert_refused(response, 401, "LICENSE_INVALID")
+    validate = client.post("/api/v1/licenses/validate", environ_overrides=environ, json={})
+    assert validate.status_code == 401
+    assert validate.get_json()["code"] == "LICENSE_INVALID"
