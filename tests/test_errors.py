@@ -115,3 +115,10 @@ def test_log_records_carry_the_request_id(app: Flask) -> None:
         assert RequestIdFilter().filter(record)
     assert record.request_id == "req-42"  # type: ignore[attr-defined]
     assert RequestIdFilter().filter(record) and record.request_id == "-"  # type: ignore[attr-defined]
+
+
+def test_json_nested_too_deeply_is_400_not_500(client: FlaskClient) -> None:
+    # Unauthenticated and parsed before anything else: must stay a clean refusal.
+    body = '{"license":' + "[" * 100_000 + "]" * 100_000 + "}"
+    response = client.post("/api/v1/licenses/validate", data=body, content_type="application/json")
+    assert_problem(response, 400, "MALFORMED_JSON")

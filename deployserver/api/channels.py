@@ -6,9 +6,9 @@ from dataclasses import asdict
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from deployserver.api.blueprint import Blueprint
 from deployserver.api.releases import ReleaseSchema
 from deployserver.api.schemas import Timestamp, page_schema, problems
 from deployserver.auth import current_actor, require, require_role_for

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from deployserver.api.blueprint import Blueprint
 from deployserver.extensions import state
 from deployserver.services import health
 

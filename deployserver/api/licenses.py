@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, pre_dump, validate
 
+from deployserver.api.blueprint import Blueprint
 from deployserver.api.schemas import Timestamp, problems
 from deployserver.auth import current_actor, require
 from deployserver.db import get_session

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from flask import Response, request
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from deployserver.api.blueprint import Blueprint
 from deployserver.api.schemas import problems
 from deployserver.errors import BASIC_CHALLENGE, Unauthorized
 from deployserver.extensions import AppState, state

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from deployserver.api.blueprint import Blueprint
 from deployserver.api.schemas import Timestamp, problems
 from deployserver.auth import require
 from deployserver.db import get_session

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from deployserver.api.blueprint import Blueprint
 from deployserver.errors import PROBLEM_JSON
 
 F = TypeVar("F", bound=Callable[..., Any])
