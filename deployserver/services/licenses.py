@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -63,6 +63,25 @@ def _whole_seconds(moment: datetime) -> datetime:
     return moment.replace(microsecond=0)
 
 
+# JWT dates are seconds since 1970 (verifiers refuse negative ones), and a lifetime added to
+# the latest start must still be a date Python and the databases can hold.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC) - timedelta(days=MAX_TTL_DAYS + 1)
+
+
+def _claim_time(field: str, moment: datetime) -> datetime:
+    """A date given for a claim, in UTC whole seconds; 422 naming ``field`` when unusable."""
+    if moment.tzinfo is None:
+        raise Invalid.field(field, "must carry a time zone (use Z for UTC)")
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        raise Invalid.field(field, f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
+    return _whole_seconds(utc)
+
+
 def _lifetime(
     config: Config,
     issued: datetime,
@@ -81,9 +100,7 @@ def _lifetime(
     if perpetual:
         return None
     if expires_at is not None:
-        if expires_at.tzinfo is None:
-            raise Invalid.field("expiresAt", "must carry a time zone (use Z for UTC)")
-        expires = _whole_seconds(expires_at)
+        expires = _claim_time("expiresAt", expires_at)
         if expires <= issued:
             raise Invalid.field("expiresAt", "must be in the future")
         if expires <= not_before:
@@ -120,9 +137,7 @@ def issue_license(
     except NotCanonicalizable as exc:
         raise Invalid.field(f"entitlements.{exc.path}".rstrip("."), exc.message) from None
     issued = _whole_seconds(utcnow())
-    if not_before is not None and not_before.tzinfo is None:
-        raise Invalid.field("notBefore", "must carry a time zone (use Z for UTC)")
-    valid_from = _whole_seconds(not_before) if not_before is not None else issued
+    valid_from = _claim_time("notBefore", not_before) if not_before is not None else issued
     expires = _lifetime(config, issued, valid_from, expires_at, ttl_days, perpetual)
 
     license_id = str(uuid.uuid4())

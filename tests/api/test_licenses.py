@@ -228,3 +228,28 @@ def test_openapi_documents_the_license_endpoints(client: FlaskClient) -> None:
     ):
         assert path in spec["paths"], path
     assert "422" in spec["paths"]["/api/v1/licenses"]["post"]["responses"]
+
+
+@pytest.mark.usefixtures("stable")
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"notBefore": "9999-12-01T00:00:00Z"}, "notBefore"),
+        ({"notBefore": "9999-12-01T00:00:00Z", "ttlDays": 30}, "notBefore"),
+        ({"expiresAt": "9999-12-31T23:59:59-01:00"}, "expiresAt"),
+        ({"notBefore": "0001-01-01T00:30:00+01:00"}, "notBefore"),
+        ({"notBefore": "1960-01-01T00:00:00Z", "expiresAt": "2030-01-01T00:00:00Z"}, "notBefore"),
+    ],
+)
+def test_issue_refuses_dates_a_license_cannot_carry(
+    client: FlaskClient, admin_headers: dict[str, str], extra: dict[str, Any], field: str
+) -> None:
+    before = client.get("/api/v1/licenses", headers=admin_headers).get_json()["items"]
+    response = client.post(
+        "/api/v1/licenses",
+        json={"subject": "acme", "channel": "stable", **extra},
+        headers=admin_headers,
+    )
+    assert response.status_code == 422, response.get_json()
+    assert field in response.get_json()["errors"]
+    assert client.get("/api/v1/licenses", headers=admin_headers).get_json()["items"] == before
