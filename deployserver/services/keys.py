@@ -66,9 +66,19 @@ def generate_key(
         return _store_new_key(session, actor, secret, new)
 
 
+def _lock_keys(session: Session) -> None:
+    """Serialise key changes: concurrent rotations must leave exactly one active key.
+
+    Locks every key row (PostgreSQL, MariaDB; SQLite write transactions are IMMEDIATE
+    already), so a second rotation waits, then sees and demotes the first one's key.
+    """
+    session.execute(select(SigningKey.kid).with_for_update()).all()
+
+
 def _store_new_key(
     session: Session, actor: audit.Actor, secret: str, new: key_material.NewKey
 ) -> SigningKey:
+    _lock_keys(session)
     demoted = list(session.scalars(select(SigningKey).where(SigningKey.status == ACTIVE)))
     for old in demoted:
         before = digest_of(key_state(old))
@@ -97,6 +107,7 @@ def retire_key(session: Session, actor: audit.Actor, kid: str) -> SigningKey:
     never ends up unable to sign.
     """
     with write_transaction(session):
+        _lock_keys(session)
         key = session.get(SigningKey, kid) if len(kid) <= 64 else None
         if key is None:
             raise NotFound(f"no signing key {kid!r}", "KEY_NOT_FOUND")
@@ -173,6 +184,7 @@ def current_signer(session: Session, secret: str) -> Signer | None:
 def ensure_key_in(session: Session, actor: audit.Actor, secret: str) -> SigningKey | None:
     """Generate an EdDSA signing key when no key is active; returns the new key, if any."""
     with write_transaction(session):
+        _lock_keys(session)
         if session.scalar(select(SigningKey.kid).where(SigningKey.status == ACTIVE).limit(1)):
             return None
         key = _store_new_key(session, actor, secret, key_material.generate())

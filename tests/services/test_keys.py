@@ -107,3 +107,34 @@ def test_readiness_check(app: Flask, session: Any) -> None:
     assert keys.signing_key_ready(state(app)) == "no active signing key"
     keys.generate_key(session, ACTOR, secret(app))
     assert keys.signing_key_ready(state(app)) == "ok"
+
+
+def test_concurrent_rotations_leave_exactly_one_active_key(app: Flask) -> None:
+    import threading
+
+    from deployserver.db import get_session
+
+    with app.app_context():
+        keys.generate_key(get_session(), ACTOR, secret(app))
+    workers = 6
+    barrier = threading.Barrier(workers)
+    failures: list[BaseException] = []
+
+    def rotate() -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                keys.generate_key(get_session(), ACTOR, secret(app))
+            except BaseException as exc:  # reported below
+                failures.append(exc)
+
+    threads = [threading.Thread(target=rotate) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures
+    with app.app_context():
+        statuses = list(get_session().scalars(select(SigningKey.status)))
+    assert sorted(statuses).count(keys.ACTIVE) == 1
+    assert len(statuses) == workers + 1
