@@ -28,3 +28,12 @@ def test_corrupt_file_reads_as_nothing(tmp_path: Path) -> None:
 def test_names_cannot_escape_the_folder(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValueError):
         LastKnownGood(tmp_path).path(name)
+
+
+@pytest.mark.parametrize("name", ["head-a/b.json", "head-a\x00b.json", "head-ä.json"])
+def test_unstorable_names_are_simply_unknown(tmp_path: Path, name: str) -> None:
+    # A channel claim of a license signed elsewhere becomes part of a name: never a 500.
+    store = LastKnownGood(tmp_path)
+    store.write_json(name, {"x": 1})
+    assert store.read_json(name) is None
+    assert not (tmp_path / "lkg").exists() or not list((tmp_path / "lkg").iterdir())
