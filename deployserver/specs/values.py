@@ -17,9 +17,11 @@ from deployserver.errors import Invalid
 from deployserver.specs.paths import index_path, key_path, under
 
 # semver.org's recommended pattern: SemVer 2.0 exactly (no leading zeros, no "v" prefix).
+# Digits are spelled [0-9]: ``\d`` also matches other scripts' digits (U+0661 and friends).
 SEMVER_RE = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
+    r"(?:-((?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)"
+    r"(?:\.(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
 RESERVED_METADATA_KEYS = ("channel", "version", "releaseId", "publishedAt")
@@ -28,8 +30,10 @@ RECONCILE_FREQUENCY = "reconcileFrequency"
 MAX_VALUE_NODES = 1_000_000
 
 # Go's time.ParseDuration: "0", or a signed sequence of decimal numbers each with a unit.
-_GO_DURATION_RE = re.compile(r"^[-+]?(?:0|(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)$")
-_GO_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_GO_DURATION_RE = re.compile(
+    r"^[-+]?(?:0|(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+)$"
+)
+_GO_DURATION_PART = re.compile(r"([0-9]+\.?[0-9]*|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
 _NANOSECONDS = {
     "ns": 1,
     "us": 1_000,

@@ -187,6 +187,12 @@ REFUSALS = [
         "VALIDATION_FAILED",
     ),
     ({"values": {"reconcileFrequency": 3600}}, "values.reconcileFrequency", "VALIDATION_FAILED"),
+    (
+        {"values": {"reconcileFrequency": "\u0661m"}},
+        "values.reconcileFrequency",
+        "VALIDATION_FAILED",
+    ),
+    ({"version": "1\u0661.0.0"}, "version", "VALIDATION_FAILED"),
     ({"surprise": True}, "surprise", "VALIDATION_FAILED"),
     ({"notes": 5}, "notes", "VALIDATION_FAILED"),
     ({"values": None, "valuesYaml": "a: ["}, "valuesYaml", "VALIDATION_FAILED"),
