@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from deployserver.errors import DeployServerError, Invalid
-from deployserver.services.channels import validate_channel_name
+from deployserver.services.channels import validate_channel_name, validate_description
 from deployserver.services.releases import ReleaseSpec, release_spec
 from deployserver.specs.values import PlainDataLoader, parse_values_yaml, validate_values
 
@@ -168,9 +168,7 @@ def load_file(path: Path, folder: Path) -> ChannelFile:
         raise fail("name", f"{name!r} must equal the file name ({path.stem!r})")
     try:
         validate_channel_name(name)
-        description = data.get("description", "")
-        if not isinstance(description, str):
-            raise Invalid.field("description", "must be a string")
+        description = validate_description(data.get("description", ""))
         values = data.get("values")
         values = validate_values({} if values is None else values, "values")
     except DeployServerError as exc:

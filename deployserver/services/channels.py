@@ -31,6 +31,7 @@ from deployserver.specs.diff import ValuesWarning, values_warnings
 from deployserver.specs.merge import MergeConflict
 from deployserver.specs.paths import under
 from deployserver.specs.served import served_body
+from deployserver.specs.text import validate_text
 from deployserver.specs.values import validate_values
 
 CHANNEL_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -166,12 +167,12 @@ def validate_channel_name(name: Any, field: str = "name") -> str:
     return name
 
 
-def _validate_description(description: Any) -> str:
+def validate_description(description: Any) -> str:
     if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
         raise Invalid.field(
             "description", f"must be a string of at most {MAX_DESCRIPTION} characters"
         )
-    return description
+    return validate_text(description, "description")
 
 
 def find_channel(session: Session, name: str) -> Channel:
@@ -208,7 +209,7 @@ def create_channel(
 ) -> ChannelView:
     """Create an empty channel with optional base values."""
     validate_channel_name(name)
-    _validate_description(description)
+    validate_description(description)
     values = validate_values({} if values is None else values)
     with write_transaction(session):
         if session.scalar(select(Channel.id).where(Channel.name == name)) is not None:
@@ -290,7 +291,7 @@ def update_channel(
     warnings, and a strict channel refuses it.
     """
     if description is not None:
-        _validate_description(description)
+        validate_description(description)
     if values is not None:
         validate_values(values)
     with write_transaction(session):

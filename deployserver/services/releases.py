@@ -49,6 +49,7 @@ from deployserver.specs.diff import Change, ValuesWarning, spec_changes, values_
 from deployserver.specs.merge import MergeConflict
 from deployserver.specs.paths import under
 from deployserver.specs.served import served_body
+from deployserver.specs.text import validate_text
 from deployserver.specs.values import (
     parse_values_yaml,
     validate_metadata,
@@ -134,6 +135,7 @@ def release_spec(
     metadata = validate_metadata(metadata)
     if not isinstance(notes, str) or len(notes) > MAX_NOTES:
         raise Invalid.field("notes", f"must be a string of at most {MAX_NOTES} characters")
+    validate_text(notes, "notes")
     own = {"chart": chart, "metadata": metadata, "values": values}
     try:
         spec = canonical_json(own)

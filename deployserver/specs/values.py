@@ -15,6 +15,7 @@ import yaml
 
 from deployserver.errors import Invalid
 from deployserver.specs.paths import index_path, key_path, under
+from deployserver.specs.text import unstorable, validate_text
 
 # semver.org's recommended pattern: SemVer 2.0 exactly (no leading zeros, no "v" prefix).
 # Digits are spelled [0-9]: ``\d`` also matches other scripts' digits (U+0661 and friends).
@@ -115,7 +116,10 @@ def _check_value(value: Any, path: str, field: str) -> None:
             raise Invalid.field(field, f"holds more than {MAX_VALUE_NODES} values")
         if item is None:
             raise Invalid.field(under(field, where), "null is not allowed in values")
-        if isinstance(item, bool | str | int):
+        if isinstance(item, str):
+            validate_text(item, under(field, where))
+            continue
+        if isinstance(item, bool | int):
             continue
         if isinstance(item, float):
             if math.isnan(item) or math.isinf(item):
@@ -126,6 +130,11 @@ def _check_value(value: Any, path: str, field: str) -> None:
                 if not isinstance(key, str):
                     raise Invalid.field(
                         under(field, where), f"key {key!r} is not a string (quote it)"
+                    )
+                problem = unstorable(key)
+                if problem is not None:
+                    raise Invalid.field(
+                        under(field, where), f"key {key!r} must not contain {problem}"
                     )
                 stack.append((child, key_path(where, key)))
             continue
@@ -144,6 +153,9 @@ def validate_metadata(metadata: Any, field: str = "metadata") -> dict[str, str]:
     for key, value in metadata.items():
         if not isinstance(key, str) or not key:
             raise Invalid.field(field, "keys must be non-empty strings")
+        problem = unstorable(key)
+        if problem is not None:
+            raise Invalid.field(field, f"key {key!r} must not contain {problem}")
         if key in RESERVED_METADATA_KEYS:
             raise Invalid.field(
                 key_path(field, key), "is reserved: the server sets it when serving"
@@ -152,6 +164,7 @@ def validate_metadata(metadata: Any, field: str = "metadata") -> dict[str, str]:
             raise Invalid.field(
                 key_path(field, key), "must be a string (the operator reads strings only)"
             )
+        validate_text(value, key_path(field, key))
     return metadata
 
 
