@@ -175,8 +175,16 @@ def validate_description(description: Any) -> str:
     return validate_text(description, "description")
 
 
+def _may_name(name: str) -> bool:
+    """Whether ``name`` could name a channel. Other text (from a URL) is not sent to the
+    database: a NUL in it is an error there on PostgreSQL, not an empty result."""
+    return CHANNEL_NAME_RE.fullmatch(name) is not None
+
+
 def find_channel(session: Session, name: str) -> Channel:
-    channel = session.scalar(select(Channel).where(Channel.name == name))
+    channel = (
+        session.scalar(select(Channel).where(Channel.name == name)) if _may_name(name) else None
+    )
     if channel is None:
         raise NotFound(f"no channel {name!r}", "CHANNEL_NOT_FOUND")
     return channel
@@ -188,11 +196,15 @@ def lock_channel(session: Session, name: str) -> Channel:
     ``FOR UPDATE`` on PostgreSQL and MariaDB; SQLite has no row locks, but every writer
     already holds the database lock (BEGIN IMMEDIATE in ``write_transaction``).
     """
-    channel = session.scalar(
-        select(Channel)
-        .where(Channel.name == name)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+    channel = (
+        session.scalar(
+            select(Channel)
+            .where(Channel.name == name)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if _may_name(name)
+        else None
     )
     if channel is None:
         raise NotFound(f"no channel {name!r}", "CHANNEL_NOT_FOUND")

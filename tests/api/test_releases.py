@@ -627,3 +627,28 @@ def test_audit_records_every_write(
     assert all(e["actor"].startswith("token:admin") and e["at"].endswith("Z") for e in writes)
     only = client.get("/api/v1/audit?target=channel:beta", headers=viewer).get_json()["items"]
     assert {e["target"] for e in only} == {"channel:beta"} and len(only) == 3
+
+
+def test_ids_no_release_can_have_are_404_without_a_query(
+    client: FlaskClient, admin_headers: Headers, make_channel: Callable[..., Any]
+) -> None:
+    # A NUL reached PostgreSQL in the lookup and failed there (500); names too, and the
+    # audit target filter.
+    make_channel("stable")
+    for path, code in [
+        ("/api/v1/releases/a%00b", "RELEASE_NOT_FOUND"),
+        ("/api/v1/releases/%ED%A0%80", "RELEASE_NOT_FOUND"),
+        ("/api/v1/channels/st%00able", "CHANNEL_NOT_FOUND"),
+        ("/api/v1/channels/st%00able/history", "CHANNEL_NOT_FOUND"),
+    ]:
+        assert_problem(client.get(path, headers=admin_headers), 404, code)
+    promote = client.post(
+        "/api/v1/channels/stable/promote", json={"releaseId": "a\x00"}, headers=admin_headers
+    )
+    assert_problem(promote, 404, "RELEASE_NOT_FOUND")
+    rollback = client.post(
+        "/api/v1/channels/stable/rollback", json={"releaseId": "a\x00"}, headers=admin_headers
+    )
+    assert_problem(rollback, 422, "NOT_IN_CHANNEL_HISTORY")
+    audit = client.get("/api/v1/audit?target=a%00", headers=admin_headers)
+    assert list(assert_problem(audit, 422, "VALIDATION_FAILED")["errors"]) == ["target"]
