@@ -90,7 +90,9 @@ def _check_strings(chart: dict[str, Any], field: str) -> None:
         if not isinstance(mapping, dict):
             continue
         for key, value in mapping.items():
-            problem = unstorable(key) if isinstance(key, str) else None
+            if not isinstance(key, str):
+                raise Invalid.field(where, f"key {key!r} is not a string")
+            problem = unstorable(key)
             if problem is not None:
                 raise Invalid.field(where, f"key {key!r} must not contain {problem}")
             if isinstance(value, str):

@@ -91,11 +91,14 @@ def is_go_duration(text: Any) -> bool:
     return total <= _GO_MAX_DURATION
 
 
-def validate_values(values: Any, field: str = "values") -> dict[str, Any]:
-    """Return ``values`` when the operator can merge and use them; else 422 naming the path."""
+def validate_values(values: Any, field: str = "values", allow_null: bool = False) -> dict[str, Any]:
+    """Return ``values`` when the operator can merge and use them; else 422 naming the path.
+
+    ``allow_null`` leaves nulls to the caller (render refuses them as merge conflicts).
+    """
     if not isinstance(values, dict):
         raise Invalid.field(field, "must be an object")
-    _check_value(values, "", field)
+    _check_value(values, "", field, allow_null)
     if RECONCILE_FREQUENCY in values and not is_go_duration(values[RECONCILE_FREQUENCY]):
         raise Invalid.field(
             under(field, RECONCILE_FREQUENCY),
@@ -104,7 +107,7 @@ def validate_values(values: Any, field: str = "values") -> dict[str, Any]:
     return values
 
 
-def _check_value(value: Any, path: str, field: str) -> None:
+def _check_value(value: Any, path: str, field: str, allow_null: bool) -> None:
     # Iterative over a stack: deeply nested input must not exhaust the recursion limit, and
     # counted: YAML aliases can expand a small document into billions of nodes.
     stack: list[tuple[Any, str]] = [(value, path)]
@@ -115,6 +118,8 @@ def _check_value(value: Any, path: str, field: str) -> None:
         if visited > MAX_VALUE_NODES:
             raise Invalid.field(field, f"holds more than {MAX_VALUE_NODES} values")
         if item is None:
+            if allow_null:
+                continue
             raise Invalid.field(under(field, where), "null is not allowed in values")
         if isinstance(item, str):
             validate_text(item, under(field, where))

@@ -297,3 +297,35 @@ def test_openapi_documents_render_and_diff(client: FlaskClient) -> None:
     assert {"Render", "Rendered", "RenderedSpec", "Diff", "Change", "ValuesWarning"} <= set(schemas)
     assert "strictValues" in schemas["Channel"]["properties"]
     assert "warnings" in schemas["Published"]["properties"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ('{"userInput": {"a": NaN}}', "userInput.a"),
+        ('{"userInput": {"a": {"b": [Infinity]}}}', "userInput.a.b[0]"),
+        ('{"cr": {"values": {"x": -Infinity}}}', "cr.values.x"),
+        ('{"userInput": {"a": "\\ud800"}}', "userInput.a"),
+        ('{"cr": {"values": {"x": "\\u0000"}}}', "cr.values.x"),
+        ('{"userInput": {"reconcileFrequency": "\\u0661m"}}', "userInput.reconcileFrequency"),
+    ],
+)
+def test_user_input_and_cr_values_are_checked_as_values(
+    client: FlaskClient,
+    viewer: Headers,
+    make_channel: Factory,
+    publish: Factory,
+    raw: str,
+    field: str,
+) -> None:
+    # NaN made the answer invalid JSON; a lone surrogate failed with a 500.
+    make_channel()
+    publish()
+    response = client.post(
+        "/api/v1/channels/stable/render",
+        data=raw,
+        content_type="application/json",
+        headers=viewer,
+    )
+    problem = assert_problem(response, 422, "VALIDATION_FAILED")
+    assert set(problem["errors"]) == {field}
