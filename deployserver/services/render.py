@@ -59,8 +59,12 @@ def render_spec(
     ``reveal``.
 
     The release is the one ``userInput._releaseId`` pins, else ``request.release_id``, else
-    the channel's head; it must be, or have been, head of the channel (422
-    ``NOT_IN_CHANNEL_HISTORY``), as the operator's pinned poll would otherwise get nothing.
+    the channel's head. It must be, or have been, head of the channel (422
+    ``NOT_IN_CHANNEL_HISTORY``), the rule of the operator's pinned poll: a pin to anything
+    else gets nothing there. A rollout candidate that never became head (staged, or aborted)
+    is not in that history, so it cannot be pinned. One exception, on purpose: the channel's
+    current candidate may be named by ``releaseId`` (not pinned), to preview what the
+    licenses in its rollout cohort are served.
 
     The user input and the custom resource's values are checked as values are at publish
     (no NaN or infinities, string keys, storable text): what render answers is always JSON.
@@ -94,7 +98,11 @@ def render_spec(
             if is_release_id(release_id)
             else None
         )
-        if served is None:
+        previewing_candidate = (
+            request.release_id == channel.candidate_release_id
+            and (request.user_input or {}).get(PIN_KEY) is None
+        )
+        if served is None or (served.candidate_only and not previewing_candidate):
             raise Invalid.field(
                 field,
                 f"release {release_id!r} has never been head of channel {channel_name!r}",

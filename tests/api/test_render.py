@@ -299,6 +299,37 @@ def test_openapi_documents_render_and_diff(client: FlaskClient) -> None:
     assert "warnings" in schemas["Published"]["properties"]
 
 
+def test_candidates_that_never_became_head_cannot_be_pinned(
+    client: FlaskClient,
+    viewer: Headers,
+    admin_headers: Headers,
+    make_channel: Factory,
+    publish: Factory,
+) -> None:
+    # The poll's rule: a pin names a release that is or was head of the channel.
+    make_channel()
+    publish("stable", "1.0.0")
+    candidate = publish("stable", "2.0.0", rollout={"percent": 10})
+    pinned = {"userInput": {"_releaseId": candidate["id"]}}
+    problem = assert_problem(render(client, viewer, pinned), 422, "NOT_IN_CHANNEL_HISTORY")
+    assert set(problem["errors"]) == {"userInput._releaseId"}
+    # Named by releaseId, the current candidate previews what its rollout cohort gets.
+    preview = render(client, viewer, {"releaseId": candidate["id"]})
+    assert preview.status_code == 200, preview.get_json()
+    assert preview.get_json()["spec"]["metadata"]["releaseId"] == candidate["id"]
+    both = {"releaseId": candidate["id"], **pinned}
+    assert_problem(render(client, viewer, both), 422, "NOT_IN_CHANNEL_HISTORY")
+
+    aborted = client.post("/api/v1/channels/stable/rollout/abort", headers=admin_headers)
+    assert aborted.status_code == 200, aborted.get_json()
+    for body, field in [
+        (pinned, "userInput._releaseId"),
+        ({"releaseId": candidate["id"]}, "releaseId"),
+    ]:
+        problem = assert_problem(render(client, viewer, body), 422, "NOT_IN_CHANNEL_HISTORY")
+        assert set(problem["errors"]) == {field}
+
+
 @pytest.mark.parametrize(
     ("raw", "field"),
     [
