@@ -17,7 +17,7 @@ import yaml
 from deployserver.errors import DeployServerError, Invalid
 from deployserver.services.channels import validate_channel_name, validate_description
 from deployserver.services.releases import ReleaseSpec, release_spec
-from deployserver.specs.values import PlainDataLoader, parse_values_yaml, validate_values
+from deployserver.specs.values import compose_plain_yaml, parse_values_yaml, validate_values
 
 FILE_KEYS = ("name", "description", "values", "releases", "head")
 PUBLISH_KEYS = ("version", "chart", "values", "valuesFile", "notes", "metadata")
@@ -102,39 +102,14 @@ def _read(path: Path, shown: str) -> str:
 
 def _compose(text: str, shown: str) -> tuple[Any, yaml.Node | None]:
     """The YAML document as plain data and as nodes (nodes carry the line numbers)."""
-    loader = PlainDataLoader(text)
     try:
-        node = loader.get_single_node()
-        _refuse_repeated_keys(node)
-        data = loader.construct_document(node) if node is not None else None
+        return compose_plain_yaml(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise Invalid(f"{shown}: {where}{exc.problem or exc.context}", CODE) from None
     except yaml.YAMLError as exc:
         raise Invalid(f"{shown}: is not valid YAML: {exc}", CODE) from None
-    finally:
-        loader.dispose()
-    return data, node
-
-
-def _refuse_repeated_keys(root: yaml.Node | None) -> None:
-    """YAML keeps the last of two equal keys silently; in a reviewed file that is a mistake."""
-    stack = [root] if root is not None else []
-    while stack:
-        node = stack.pop()
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode):
-                    if key.value in seen:
-                        raise yaml.MarkedYAMLError(
-                            problem=f"{key.value} is given twice", problem_mark=key.start_mark
-                        )
-                    seen.add(key.value)
-                stack.append(value)
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
 
 
 def _key_lines(node: yaml.Node | None) -> dict[str, yaml.Node]:

@@ -36,6 +36,17 @@ def test_yaml_errors_name_line_and_column(tmp_path: Path, text: str, expected: s
     assert expected in refusal(tmp_path, {"stable.yaml": text})
 
 
+def test_values_file_with_a_key_given_twice_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "values").mkdir()
+    (tmp_path / "values" / "1.0.0.yaml").write_text("app:\n  tag: a\n  tag: b\n")
+    entry = f'  - version: "1.0.0"\n    chart: {CHART}\n    valuesFile: values/1.0.0.yaml\n'
+    message = refusal(tmp_path, {"stable.yaml": channel_file("stable", entry)})
+    assert (
+        "stable.yaml:3: releases[0] (publish 1.0.0): valuesFile values/1.0.0.yaml: "
+        "line 3, column 3: tag is given twice"
+    ) in message
+
+
 def test_values_file_errors_name_the_values_file(tmp_path: Path) -> None:
     (tmp_path / "values").mkdir()
     (tmp_path / "values" / "1.0.0.yaml").write_text("app:\n  tag: [1\n")

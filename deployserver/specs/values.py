@@ -202,8 +202,7 @@ def parse_values_yaml(text: str, field: str = "valuesYaml") -> dict[str, Any]:
 def load_plain_yaml(text: str, field: str) -> Any:
     """Any YAML (or JSON) document as plain data, unvalidated; errors name line and column."""
     try:
-        # yaml.safe_load with fewer types: PlainDataLoader is a SafeLoader subclass.
-        data = yaml.load(text, Loader=PlainDataLoader)
+        data, _ = compose_plain_yaml(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -211,3 +210,38 @@ def load_plain_yaml(text: str, field: str) -> Any:
     except yaml.YAMLError as exc:
         raise Invalid.field(field, f"is not valid YAML: {exc}") from None
     return data
+
+
+def compose_plain_yaml(text: str) -> tuple[Any, yaml.Node | None]:
+    """A YAML document as plain data and as nodes (nodes carry line numbers).
+
+    Read with :class:`PlainDataLoader` (``yaml.safe_load`` with fewer types); a key given
+    twice in one mapping is refused. Raises PyYAML's errors.
+    """
+    loader = PlainDataLoader(text)
+    try:
+        node = loader.get_single_node()
+        refuse_repeated_keys(node)
+        data = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    return data, node
+
+
+def refuse_repeated_keys(root: yaml.Node | None) -> None:
+    """YAML keeps the last of two equal keys silently; in reviewed values that is a mistake."""
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        raise yaml.MarkedYAMLError(
+                            problem=f"{key.value} is given twice", problem_mark=key.start_mark
+                        )
+                    seen.add(key.value)
+                stack.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)

@@ -225,6 +225,7 @@ REFUSALS = [
     ({"values": None, "valuesYaml": "a:\n  1: x"}, "valuesYaml.a", "VALIDATION_FAILED"),
     ({"values": None, "valuesYaml": "a: null"}, "valuesYaml.a", "VALIDATION_FAILED"),
     ({"values": None, "valuesYaml": "- 1"}, "valuesYaml", "VALIDATION_FAILED"),
+    ({"values": None, "valuesYaml": "{a: 1, a: 2}"}, "valuesYaml", "VALIDATION_FAILED"),
     ({"valuesYaml": "a: 1"}, "valuesYaml", "VALIDATION_FAILED"),  # and values: both given
     ({"values": {"global": "flat"}}, "values.global", "MERGE_CONFLICT"),
     ({"values": {"global": {"region": None}}}, "values.global.region", "VALIDATION_FAILED"),

@@ -153,3 +153,18 @@ def test_metadata() -> None:
     assert list(errors_of(validate_metadata, ["x"])) == ["metadata"]
     for key in ("channel", "version", "releaseId", "publishedAt"):
         assert list(errors_of(validate_metadata, {key: "x"})) == [f"metadata.{key}"]
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("{a: 1, a: 2}", "line 1, column 8: a is given twice"),
+        ("a: 1\nb:\n  c: 1\n  c: 2\n", "line 4, column 3: c is given twice"),
+        ("l:\n  - {x: 1, x: 1}\n", "line 2, column 12: x is given twice"),
+    ],
+)
+def test_yaml_keys_given_twice_are_refused_with_line_and_column(text: str, where: str) -> None:
+    # YAML keeps the last of two equal keys silently.
+    with pytest.raises(Invalid) as refused:
+        parse_values_yaml(text)
+    assert refused.value.errors == {"valuesYaml": [where]}
