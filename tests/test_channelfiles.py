@@ -149,3 +149,10 @@ def test_shipped_channels_folder_is_valid() -> None:
         assert entry.spec.chart["url"] == "https://charts.wandb.ai"
         assert entry.spec.chart["name"] == "operator-wandb"
         assert entry.spec.values["app"]["image"]["tag"] == entry.version
+
+
+def test_alias_bomb_in_a_channel_file_is_refused_quickly(tmp_path: Path) -> None:
+    # The repeated-key walk followed every alias (4**20 paths) before it checked each node once.
+    lines = ["name: stable", "values:", "  a0: &a0 [x, x, x, x]"]
+    lines += [f"  a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 21)]
+    assert "holds more than" in refusal(tmp_path, {"stable.yaml": "\n".join(lines) + "\n"})

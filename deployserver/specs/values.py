@@ -229,10 +229,18 @@ def compose_plain_yaml(text: str) -> tuple[Any, yaml.Node | None]:
 
 
 def refuse_repeated_keys(root: yaml.Node | None) -> None:
-    """YAML keeps the last of two equal keys silently; in reviewed values that is a mistake."""
+    """YAML keeps the last of two equal keys silently; in reviewed values that is a mistake.
+
+    Each node is checked once: aliases share nodes, and a walk that followed every alias
+    would take as long as expanding them (billions of nodes from a small document).
+    """
     stack = [root] if root is not None else []
+    checked: set[int] = set()
     while stack:
         node = stack.pop()
+        if id(node) in checked:
+            continue
+        checked.add(id(node))
         if isinstance(node, yaml.MappingNode):
             seen: set[str] = set()
             for key, value in node.value:
