@@ -17,6 +17,7 @@ import yaml
 from deployserver.errors import DeployServerError, Invalid
 from deployserver.services.channels import validate_channel_name, validate_description
 from deployserver.services.releases import ReleaseSpec, release_spec
+from deployserver.specs.text import validate_text
 from deployserver.specs.values import compose_plain_yaml, parse_values_yaml, validate_values
 
 FILE_KEYS = ("name", "description", "values", "releases", "head")
@@ -245,9 +246,15 @@ def _version(raw: Any, where: str) -> str:
 def _values_file(raw: Any, folder: Path) -> dict[str, Any]:
     if not isinstance(raw, str) or not raw.strip() or Path(raw).is_absolute():
         raise Invalid.field("valuesFile", "must be a path relative to the channels folder")
+    validate_text(raw, "valuesFile")
+    path = folder / raw
+    # Resolved (``..`` and symlinks followed): channel files are reviewed for what they
+    # publish, and a values file must be one of the files under review.
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise Invalid.field("valuesFile", f"{raw} is outside the channels folder {folder}")
     shown = f"valuesFile {raw}"
     try:
-        text = (folder / raw).read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise Invalid(f"{shown}: no such file in {folder}", CODE) from None
     except (OSError, UnicodeDecodeError) as exc:

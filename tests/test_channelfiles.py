@@ -47,6 +47,24 @@ def test_values_file_with_a_key_given_twice_is_refused(tmp_path: Path) -> None:
     ) in message
 
 
+@pytest.mark.parametrize(
+    "given", ["../outside.yaml", "values/../../outside.yaml", "values/link.yaml"]
+)
+def test_values_file_outside_the_folder_is_refused(tmp_path: Path, given: str) -> None:
+    (tmp_path / "outside.yaml").write_text("secret: from-elsewhere\n")
+    folder = tmp_path / "channels"
+    entry = f'  - version: "1.0.0"\n    chart: {CHART}\n    valuesFile: {given}\n'
+    write_folder(folder, {"stable.yaml": channel_file("stable", entry)})
+    (folder / "values").mkdir()
+    (folder / "values" / "link.yaml").symlink_to(tmp_path / "outside.yaml")
+    with pytest.raises(Invalid) as refused:
+        load_folder(folder)
+    assert str(refused.value).startswith(
+        f"{folder / 'stable.yaml'}:3: releases[0] (publish 1.0.0): valuesFile: {given} is "
+        "outside the channels folder"
+    )
+
+
 def test_values_file_errors_name_the_values_file(tmp_path: Path) -> None:
     (tmp_path / "values").mkdir()
     (tmp_path / "values" / "1.0.0.yaml").write_text("app:\n  tag: [1\n")
