@@ -59,7 +59,8 @@ from deployserver.specs.values import (
     validate_version,
 )
 
-MAX_NOTES = 65_536
+# Bytes of UTF-8: MariaDB's TEXT column holds 65,535 of them, whatever the characters.
+MAX_NOTES_BYTES = 65_535
 # Release ids are the server's own uuid4 strings. Anything else names no release, and is not
 # sent to the database (a NUL in it is an error there on PostgreSQL, not an empty result).
 RELEASE_ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -138,9 +139,11 @@ def release_spec(
         values = parse_values_yaml(values_yaml)
     values = validate_values({} if values is None else values)
     metadata = validate_metadata(metadata)
-    if not isinstance(notes, str) or len(notes) > MAX_NOTES:
-        raise Invalid.field("notes", f"must be a string of at most {MAX_NOTES} characters")
+    if not isinstance(notes, str):
+        raise Invalid.field("notes", "must be a string")
     validate_text(notes, "notes")
+    if len(notes.encode("utf-8")) > MAX_NOTES_BYTES:
+        raise Invalid.field("notes", f"must be at most {MAX_NOTES_BYTES} bytes of UTF-8")
     own = {"chart": chart, "metadata": metadata, "values": values}
     try:
         spec = canonical_json(own)

@@ -25,6 +25,8 @@ SEMVER_RE = re.compile(
     r"(?:\.(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
+# releases.version is a 255-character column (SemVer itself sets no limit).
+MAX_VERSION = 255
 RESERVED_METADATA_KEYS = ("channel", "version", "releaseId", "publishedAt")
 RECONCILE_FREQUENCY = "reconcileFrequency"
 # More than a 1 MiB JSON body can hold; only alias expansion gets past it.
@@ -55,6 +57,8 @@ def is_semver(version: Any) -> bool:
 def validate_version(version: Any, field: str = "version") -> str:
     if not is_semver(version):
         raise Invalid.field(field, "must be a SemVer 2.0 version such as 1.2.3 or 1.2.3-rc.1")
+    if len(version) > MAX_VERSION:
+        raise Invalid.field(field, f"must be at most {MAX_VERSION} characters")
     return str(version)
 
 

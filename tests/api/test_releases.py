@@ -193,6 +193,10 @@ REFUSALS = [
         "VALIDATION_FAILED",
     ),
     ({"version": "1\u0661.0.0"}, "version", "VALIDATION_FAILED"),
+    # Past the columns: a 500 on PostgreSQL (version) and MariaDB (notes: TEXT is 64 KiB).
+    ({"version": "1.0.0-" + "a" * 250}, "version", "VALIDATION_FAILED"),
+    ({"notes": "x" * 65_536}, "notes", "VALIDATION_FAILED"),
+    ({"notes": "\u00e9" * 32_768}, "notes", "VALIDATION_FAILED"),
     # NUL (PostgreSQL cannot store it) and lone surrogates (not UTF-8): 422, never a 500.
     ({"values": {"a": "x\x00y"}}, "values.a", "VALIDATION_FAILED"),
     ({"values": {"a": "\ud800"}}, "values.a", "VALIDATION_FAILED"),
@@ -653,3 +657,19 @@ def test_ids_no_release_can_have_are_404_without_a_query(
     assert_problem(rollback, 422, "NOT_IN_CHANNEL_HISTORY")
     audit = client.get("/api/v1/audit?target=a%00", headers=admin_headers)
     assert list(assert_problem(audit, 422, "VALIDATION_FAILED")["errors"]) == ["target"]
+
+
+def test_longest_version_and_notes_fit_every_backend(
+    client: FlaskClient, admin_headers: Headers, make_channel: Callable[..., Any]
+) -> None:
+    make_channel("stable")
+    version = "1.0.0-" + "a" * 249  # 255 characters, the column's size
+    notes = "\U0001f680" * (65_535 // 4) + "xyz"  # 65,535 bytes of UTF-8, TEXT's size
+    response = client.post(
+        "/api/v1/channels/stable/releases",
+        json=release_body(version, notes=notes),
+        headers=admin_headers,
+    )
+    assert response.status_code == 201, response.get_json()
+    stored = client.get(f"/api/v1/releases/{response.get_json()['id']}", headers=admin_headers)
+    assert stored.get_json()["version"] == version and stored.get_json()["notes"] == notes
