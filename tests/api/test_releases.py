@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from deployserver.db import get_session
 from deployserver.models import AuditEvent, Channel, ChannelEvent, ChannelRelease, Release
+from deployserver.services.releases import get_release_by_version
 from deployserver.specs.canonical import canonical_json, digest_of, etag_for
 from tests.api.conftest import CHART, release_body
 from tests.test_errors import assert_problem
@@ -673,3 +674,24 @@ def test_longest_version_and_notes_fit_every_backend(
     assert response.status_code == 201, response.get_json()
     stored = client.get(f"/api/v1/releases/{response.get_json()['id']}", headers=admin_headers)
     assert stored.get_json()["version"] == version and stored.get_json()["notes"] == notes
+
+
+def test_versions_differing_only_in_case_are_two_releases(
+    app: Flask, client: FlaskClient, admin_headers: Headers, make_channel: Callable[..., Any]
+) -> None:
+    # Unique "as an exact string" (API.md), also on MariaDB's default case-insensitive
+    # collation, where 1.0.0-RC.1 collided with 1.0.0-rc.1 (409).
+    make_channel("stable")
+    make_channel("beta")
+    lower = client.post(
+        "/api/v1/channels/stable/releases", json=release_body("1.0.0-rc.1"), headers=admin_headers
+    )
+    upper = client.post(
+        "/api/v1/channels/beta/releases", json=release_body("1.0.0-RC.1"), headers=admin_headers
+    )
+    assert (lower.status_code, upper.status_code) == (201, 201), upper.get_json()
+    assert lower.get_json()["id"] != upper.get_json()["id"]
+    assert head_of(client, admin_headers, "beta")["version"] == "1.0.0-RC.1"
+    with app.app_context():
+        found = get_release_by_version(get_session(), "1.0.0-RC.1")
+    assert found.id == upper.get_json()["id"]
