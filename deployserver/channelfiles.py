@@ -15,9 +15,10 @@ from typing import Any
 import yaml
 
 from deployserver.errors import DeployServerError, Invalid
-from deployserver.services.channels import validate_channel_name
+from deployserver.services.channels import validate_channel_name, validate_description
 from deployserver.services.releases import ReleaseSpec, release_spec
-from deployserver.specs.values import PlainDataLoader, parse_values_yaml, validate_values
+from deployserver.specs.text import validate_text
+from deployserver.specs.values import compose_plain_yaml, parse_values_yaml, validate_values
 
 FILE_KEYS = ("name", "description", "values", "releases", "head")
 PUBLISH_KEYS = ("version", "chart", "values", "valuesFile", "notes", "metadata")
@@ -102,39 +103,14 @@ def _read(path: Path, shown: str) -> str:
 
 def _compose(text: str, shown: str) -> tuple[Any, yaml.Node | None]:
     """The YAML document as plain data and as nodes (nodes carry the line numbers)."""
-    loader = PlainDataLoader(text)
     try:
-        node = loader.get_single_node()
-        _refuse_repeated_keys(node)
-        data = loader.construct_document(node) if node is not None else None
+        return compose_plain_yaml(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise Invalid(f"{shown}: {where}{exc.problem or exc.context}", CODE) from None
     except yaml.YAMLError as exc:
         raise Invalid(f"{shown}: is not valid YAML: {exc}", CODE) from None
-    finally:
-        loader.dispose()
-    return data, node
-
-
-def _refuse_repeated_keys(root: yaml.Node | None) -> None:
-    """YAML keeps the last of two equal keys silently; in a reviewed file that is a mistake."""
-    stack = [root] if root is not None else []
-    while stack:
-        node = stack.pop()
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode):
-                    if key.value in seen:
-                        raise yaml.MarkedYAMLError(
-                            problem=f"{key.value} is given twice", problem_mark=key.start_mark
-                        )
-                    seen.add(key.value)
-                stack.append(value)
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
 
 
 def _key_lines(node: yaml.Node | None) -> dict[str, yaml.Node]:
@@ -168,9 +144,7 @@ def load_file(path: Path, folder: Path) -> ChannelFile:
         raise fail("name", f"{name!r} must equal the file name ({path.stem!r})")
     try:
         validate_channel_name(name)
-        description = data.get("description", "")
-        if not isinstance(description, str):
-            raise Invalid.field("description", "must be a string")
+        description = validate_description(data.get("description", ""))
         values = data.get("values")
         values = validate_values({} if values is None else values, "values")
     except DeployServerError as exc:
@@ -272,9 +246,15 @@ def _version(raw: Any, where: str) -> str:
 def _values_file(raw: Any, folder: Path) -> dict[str, Any]:
     if not isinstance(raw, str) or not raw.strip() or Path(raw).is_absolute():
         raise Invalid.field("valuesFile", "must be a path relative to the channels folder")
+    validate_text(raw, "valuesFile")
+    path = folder / raw
+    # Resolved (``..`` and symlinks followed): channel files are reviewed for what they
+    # publish, and a values file must be one of the files under review.
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise Invalid.field("valuesFile", f"{raw} is outside the channels folder {folder}")
     shown = f"valuesFile {raw}"
     try:
-        text = (folder / raw).read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise Invalid(f"{shown}: no such file in {folder}", CODE) from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -6,18 +6,22 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from marshmallow import Schema, fields, validate
 from sqlalchemy import ColumnElement, and_, or_
 
 from deployserver.errors import Invalid
+from deployserver.specs.text import unstorable
 
 T = TypeVar("T")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+# The integer keys cursors carry are 32-bit id columns on PostgreSQL and MariaDB; a larger
+# number in a cursor would fail in the database, not select an empty page.
+MAX_CURSOR_INT = 2**31 - 1
 
 
 class PageArgsSchema(Schema):
@@ -59,27 +63,32 @@ def _not_a_cursor() -> Invalid:
 def cursor_int(position: dict[str, Any], key: str) -> int:
     """An integer a cursor carries; 422 naming ``cursor`` when it is not one."""
     value = position[key]
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_CURSOR_INT:
         raise _not_a_cursor()
     return value
 
 
 def cursor_str(position: dict[str, Any], key: str) -> str:
+    """A string a cursor carries; 422 naming ``cursor`` when it is not one a column holds."""
     value = position[key]
-    if not isinstance(value, str):
+    if not isinstance(value, str) or unstorable(value) is not None:
         raise _not_a_cursor()
     return value
 
 
 def cursor_time(position: dict[str, Any], key: str) -> datetime:
-    """An aware timestamp a cursor carries; 422 naming ``cursor`` when it is not one."""
+    """An aware timestamp a cursor carries, in UTC; 422 naming ``cursor`` when it is not one.
+
+    Converted here: near the ends of the calendar (``9999-12-31T23:59:59-14:00``) UTC falls
+    outside what ``datetime`` holds, and the conversion raises OverflowError.
+    """
     try:
         moment = datetime.fromisoformat(cursor_str(position, key))
-    except ValueError:
+        if moment.tzinfo is None:
+            raise _not_a_cursor()
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise _not_a_cursor() from None
-    if moment.tzinfo is None:
-        raise _not_a_cursor()
-    return moment
 
 
 def before(first: Any, second: Any, first_value: Any, second_value: Any) -> ColumnElement[bool]:

@@ -16,7 +16,8 @@ from flask import has_request_context, request
 HEADER = "X-Request-ID"
 ENVIRON_KEY = "deployserver.request_id"
 # Accept a caller's request id only if it is short and harmless to log.
-_ACCEPTABLE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# fullmatch: with match, ``$`` also matches before a trailing newline.
+_ACCEPTABLE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class RequestIdMiddleware:
@@ -25,7 +26,7 @@ class RequestIdMiddleware:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         given = environ.get("HTTP_X_REQUEST_ID")
-        request_id = given if given and _ACCEPTABLE.match(given) else os.urandom(16).hex()
+        request_id = given if given and _ACCEPTABLE.fullmatch(given) else os.urandom(16).hex()
         environ[ENVIRON_KEY] = request_id
 
         def start_with_id(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:

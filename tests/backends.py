@@ -43,12 +43,9 @@ def temporary_database(backend: str, folder: Path) -> Iterator[str]:
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     quote = '"' if backend == "postgresql" else "`"
     with admin.connect() as connection:
-        if backend == "mysql":
-            connection.execute(
-                text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-            )
-        else:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        # The server's default character set and collation, as an operator's database gets
+        # (on MariaDB a case-insensitive one: the models must not depend on it).
+        connection.execute(text(f"CREATE DATABASE {quote}{name}{quote}"))
     try:
         yield server.set(database=name).render_as_string(hide_password=False)
     finally:

@@ -36,6 +36,35 @@ def test_yaml_errors_name_line_and_column(tmp_path: Path, text: str, expected: s
     assert expected in refusal(tmp_path, {"stable.yaml": text})
 
 
+def test_values_file_with_a_key_given_twice_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "values").mkdir()
+    (tmp_path / "values" / "1.0.0.yaml").write_text("app:\n  tag: a\n  tag: b\n")
+    entry = f'  - version: "1.0.0"\n    chart: {CHART}\n    valuesFile: values/1.0.0.yaml\n'
+    message = refusal(tmp_path, {"stable.yaml": channel_file("stable", entry)})
+    assert (
+        "stable.yaml:3: releases[0] (publish 1.0.0): valuesFile values/1.0.0.yaml: "
+        "line 3, column 3: tag is given twice"
+    ) in message
+
+
+@pytest.mark.parametrize(
+    "given", ["../outside.yaml", "values/../../outside.yaml", "values/link.yaml"]
+)
+def test_values_file_outside_the_folder_is_refused(tmp_path: Path, given: str) -> None:
+    (tmp_path / "outside.yaml").write_text("secret: from-elsewhere\n")
+    folder = tmp_path / "channels"
+    entry = f'  - version: "1.0.0"\n    chart: {CHART}\n    valuesFile: {given}\n'
+    write_folder(folder, {"stable.yaml": channel_file("stable", entry)})
+    (folder / "values").mkdir()
+    (folder / "values" / "link.yaml").symlink_to(tmp_path / "outside.yaml")
+    with pytest.raises(Invalid) as refused:
+        load_folder(folder)
+    assert str(refused.value).startswith(
+        f"{folder / 'stable.yaml'}:3: releases[0] (publish 1.0.0): valuesFile: {given} is "
+        "outside the channels folder"
+    )
+
+
 def test_values_file_errors_name_the_values_file(tmp_path: Path) -> None:
     (tmp_path / "values").mkdir()
     (tmp_path / "values" / "1.0.0.yaml").write_text("app:\n  tag: [1\n")
@@ -138,3 +167,10 @@ def test_shipped_channels_folder_is_valid() -> None:
         assert entry.spec.chart["url"] == "https://charts.wandb.ai"
         assert entry.spec.chart["name"] == "operator-wandb"
         assert entry.spec.values["app"]["image"]["tag"] == entry.version
+
+
+def test_alias_bomb_in_a_channel_file_is_refused_quickly(tmp_path: Path) -> None:
+    # The repeated-key walk followed every alias (4**20 paths) before it checked each node once.
+    lines = ["name: stable", "values:", "  a0: &a0 [x, x, x, x]"]
+    lines += [f"  a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 21)]
+    assert "holds more than" in refusal(tmp_path, {"stable.yaml": "\n".join(lines) + "\n"})

@@ -104,6 +104,19 @@ def test_unsafe_request_id_is_replaced(client: FlaskClient) -> None:
     assert len(generated) == 32
 
 
+def test_request_id_with_a_trailing_newline_is_replaced() -> None:
+    from deployserver.request_id import ENVIRON_KEY, RequestIdMiddleware
+
+    seen: dict[str, Any] = {}
+
+    def wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.update(environ)
+        return []
+
+    RequestIdMiddleware(wsgi_app)({"HTTP_X_REQUEST_ID": "abc-123\n"}, lambda *a: None)
+    assert seen[ENVIRON_KEY] != "abc-123\n" and len(seen[ENVIRON_KEY]) == 32
+
+
 def test_log_records_carry_the_request_id(app: Flask) -> None:
     import logging
 

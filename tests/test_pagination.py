@@ -22,6 +22,22 @@ from deployserver.pagination import encode_cursor
         ("/api/v1/keys", {"at": "2026-01-01T00:00:00", "kid": "x"}),
         ("/api/v1/keys", {"at": "2026-01-01T00:00:00Z", "kid": 7}),
         ("/api/v1/channels", {"name": ["stable"]}),
+        # Past the 32-bit id columns (a database error on PostgreSQL) or negative.
+        ("/api/v1/audit", {"id": 2**31}),
+        ("/api/v1/audit", {"id": 10**30}),
+        ("/api/v1/channels/stable/history", {"id": 2**40}),
+        ("/api/v1/channels/stable/history", {"id": -1}),
+        # In UTC these fall outside what datetime holds (OverflowError converting them).
+        ("/api/v1/channels/stable/releases", {"arrivedAt": "9999-12-31T23:59:59-14:00", "id": "x"}),
+        ("/api/v1/channels/stable/releases", {"arrivedAt": "0001-01-01T00:00:00+14:00", "id": "x"}),
+        ("/api/v1/licenses", {"at": "9999-12-31T23:59:59-14:00", "id": "x"}),
+        ("/api/v1/keys", {"at": "0001-01-01T00:00:00+14:00", "kid": "x"}),
+        ("/api/v1/installations", {"lastSeen": "9999-12-31T23:59:59-14:00", "id": "x"}),
+        ("/api/v1/installations", {"lastSeen": "2026-01-01T00:00:00Z", "id": 5}),
+        # Text no column can hold (NUL is a database error on PostgreSQL).
+        ("/api/v1/channels", {"name": "st\x00able"}),
+        ("/api/v1/installations", {"lastSeen": "2026-01-01T00:00:00Z", "id": "a\x00"}),
+        ("/api/v1/channels/stable/releases", {"arrivedAt": "2026-01-01T00:00:00Z", "id": "\x00"}),
     ],
 )
 def test_forged_cursor_is_422(

@@ -28,7 +28,8 @@ def cr_layer(document: Any) -> Any:
     if isinstance(document, dict) and isinstance(document.get("spec"), dict) and "kind" in document:
         document = document["spec"]
     if isinstance(document, dict) and not document.keys() <= {"chart", "values"}:
-        unknown = ", ".join(sorted(document.keys() - {"chart", "values"}))
+        # str(): a YAML key may be a number, and numbers and strings do not sort together.
+        unknown = ", ".join(sorted(str(key) for key in document.keys() - {"chart", "values"}))
         raise Invalid.field("--cr", f"holds {unknown}; a custom resource layer has chart, values")
     return document
 

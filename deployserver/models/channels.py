@@ -9,7 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from deployserver.db import Base, UTCDateTime, utcnow
-from deployserver.models.types import Digest, Json, LongText, Name, Uuid
+from deployserver.models.types import Digest, ExactString255, Json, LongText, Name, Uuid
 
 
 class Channel(Base):
@@ -39,7 +39,8 @@ class Release(Base):
     __tablename__ = "releases"
 
     id: Mapped[str] = mapped_column(Uuid, primary_key=True)
-    version: Mapped[str] = mapped_column(String(255), unique=True)
+    # Unique as an exact string (API.md), so case-sensitive on MySQL and MariaDB too.
+    version: Mapped[str] = mapped_column(ExactString255, unique=True)
     chart: Mapped[dict[str, Any]] = mapped_column(Json)
     values: Mapped[dict[str, Any]] = mapped_column(Json)
     # ``metadata`` is taken by the declarative base; the column keeps the API's name.

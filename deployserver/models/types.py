@@ -10,3 +10,8 @@ Json = JSON()
 Uuid = String(36)
 Digest = String(64)
 Name = String(255)
+# Compared as exact strings everywhere: MySQL and MariaDB default to case-insensitive
+# collations (utf8mb4_general_ci), under which 1.0.0-rc.1 and 1.0.0-RC.1 would collide.
+ExactString255 = String(255).with_variant(
+    mysql.VARCHAR(255, collation="utf8mb4_bin"), "mysql", "mariadb"
+)

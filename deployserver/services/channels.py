@@ -31,6 +31,7 @@ from deployserver.specs.diff import ValuesWarning, values_warnings
 from deployserver.specs.merge import MergeConflict
 from deployserver.specs.paths import under
 from deployserver.specs.served import served_body
+from deployserver.specs.text import validate_text
 from deployserver.specs.values import validate_values
 
 CHANNEL_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -166,16 +167,24 @@ def validate_channel_name(name: Any, field: str = "name") -> str:
     return name
 
 
-def _validate_description(description: Any) -> str:
+def validate_description(description: Any) -> str:
     if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
         raise Invalid.field(
             "description", f"must be a string of at most {MAX_DESCRIPTION} characters"
         )
-    return description
+    return validate_text(description, "description")
+
+
+def _may_name(name: str) -> bool:
+    """Whether ``name`` could name a channel. Other text (from a URL) is not sent to the
+    database: a NUL in it is an error there on PostgreSQL, not an empty result."""
+    return CHANNEL_NAME_RE.fullmatch(name) is not None
 
 
 def find_channel(session: Session, name: str) -> Channel:
-    channel = session.scalar(select(Channel).where(Channel.name == name))
+    channel = (
+        session.scalar(select(Channel).where(Channel.name == name)) if _may_name(name) else None
+    )
     if channel is None:
         raise NotFound(f"no channel {name!r}", "CHANNEL_NOT_FOUND")
     return channel
@@ -187,11 +196,15 @@ def lock_channel(session: Session, name: str) -> Channel:
     ``FOR UPDATE`` on PostgreSQL and MariaDB; SQLite has no row locks, but every writer
     already holds the database lock (BEGIN IMMEDIATE in ``write_transaction``).
     """
-    channel = session.scalar(
-        select(Channel)
-        .where(Channel.name == name)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+    channel = (
+        session.scalar(
+            select(Channel)
+            .where(Channel.name == name)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if _may_name(name)
+        else None
     )
     if channel is None:
         raise NotFound(f"no channel {name!r}", "CHANNEL_NOT_FOUND")
@@ -208,7 +221,7 @@ def create_channel(
 ) -> ChannelView:
     """Create an empty channel with optional base values."""
     validate_channel_name(name)
-    _validate_description(description)
+    validate_description(description)
     values = validate_values({} if values is None else values)
     with write_transaction(session):
         if session.scalar(select(Channel.id).where(Channel.name == name)) is not None:
@@ -290,7 +303,7 @@ def update_channel(
     warnings, and a strict channel refuses it.
     """
     if description is not None:
-        _validate_description(description)
+        validate_description(description)
     if values is not None:
         validate_values(values)
     with write_transaction(session):

@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session
 from deployserver.db import read_transaction, utcnow, write_transaction
 from deployserver.errors import Invalid
 from deployserver.models import AnonymousPolls, ChannelRelease, Installation, Release
-from deployserver.pagination import Page, decode_cursor, page_of
+from deployserver.pagination import Page, cursor_str, cursor_time, decode_cursor, page_of
 from deployserver.services import audit
 from deployserver.services.channels import HeadRef, RolloutRef, channel_view, find_channel
+from deployserver.specs.text import validate_text
 from deployserver.specs.values import RECONCILE_FREQUENCY, semver_key
 
 # The operator reconciles, and so polls, this often unless the values set reconcileFrequency.
@@ -195,21 +196,21 @@ def list_installations(
         .limit(limit + 1)
     )
     if channel is not None:
-        query = query.where(Installation.channel == channel)
+        query = query.where(Installation.channel == validate_text(channel, "channel"))
     if release is not None:
-        query = query.where(Installation.last_release_id == release)
+        query = query.where(Installation.last_release_id == validate_text(release, "release"))
     if subject is not None:
-        query = query.where(Installation.subject == subject)
+        query = query.where(Installation.subject == validate_text(subject, "subject"))
     if seen_since is not None:
         query = query.where(Installation.last_seen >= seen_since)
     if position is not None:
-        seen = _cursor_time(position["lastSeen"])
+        seen = cursor_time(position, "lastSeen")
         query = query.where(
             or_(
                 Installation.last_seen < seen,
                 and_(
                     Installation.last_seen == seen,
-                    Installation.license_id < str(position["id"]),
+                    Installation.license_id < cursor_str(position, "id"),
                 ),
             )
         )
@@ -232,16 +233,6 @@ def list_installations(
     return page_of(
         views, limit, lambda view: {"lastSeen": view.last_seen.isoformat(), "id": view.license_id}
     )
-
-
-def _cursor_time(raw: Any) -> datetime:
-    try:
-        moment = datetime.fromisoformat(str(raw))
-    except ValueError:
-        raise Invalid.field("cursor", "is not a valid cursor", "INVALID_CURSOR") from None
-    if moment.tzinfo is None:
-        raise Invalid.field("cursor", "is not a valid cursor", "INVALID_CURSOR")
-    return moment
 
 
 def channel_adoption(

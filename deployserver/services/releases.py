@@ -12,6 +12,7 @@ candidate is staged the head does not move by any other way: finish the rollout 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,14 +50,20 @@ from deployserver.specs.diff import Change, ValuesWarning, spec_changes, values_
 from deployserver.specs.merge import MergeConflict
 from deployserver.specs.paths import under
 from deployserver.specs.served import served_body
+from deployserver.specs.text import validate_text
 from deployserver.specs.values import (
+    is_semver,
     parse_values_yaml,
     validate_metadata,
     validate_values,
     validate_version,
 )
 
-MAX_NOTES = 65_536
+# Bytes of UTF-8: MariaDB's TEXT column holds 65,535 of them, whatever the characters.
+MAX_NOTES_BYTES = 65_535
+# Release ids are the server's own uuid4 strings. Anything else names no release, and is not
+# sent to the database (a NUL in it is an error there on PostgreSQL, not an empty result).
+RELEASE_ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # History actions that move the head; the others (rollout-start, rollout-advance,
 # rollout-abort) record rollout steps and leave it where it is.
 HEAD_ACTIONS = ("publish", "promote", "rollback", "rollout-complete")
@@ -132,8 +139,11 @@ def release_spec(
         values = parse_values_yaml(values_yaml)
     values = validate_values({} if values is None else values)
     metadata = validate_metadata(metadata)
-    if not isinstance(notes, str) or len(notes) > MAX_NOTES:
-        raise Invalid.field("notes", f"must be a string of at most {MAX_NOTES} characters")
+    if not isinstance(notes, str):
+        raise Invalid.field("notes", "must be a string")
+    validate_text(notes, "notes")
+    if len(notes.encode("utf-8")) > MAX_NOTES_BYTES:
+        raise Invalid.field("notes", f"must be at most {MAX_NOTES_BYTES} bytes of UTF-8")
     own = {"chart": chart, "metadata": metadata, "values": values}
     try:
         spec = canonical_json(own)
@@ -432,8 +442,13 @@ def publish_release(
         return Published(_view(session, release), changed=True, warnings=warnings)
 
 
+def is_release_id(text: Any) -> bool:
+    """True when ``text`` has the shape of a release id (whether or not such a release exists)."""
+    return isinstance(text, str) and RELEASE_ID_RE.fullmatch(text) is not None
+
+
 def _find_release(session: Session, release_id: str) -> Release:
-    release = session.get(Release, release_id) if len(release_id) <= 36 else None
+    release = session.get(Release, release_id) if is_release_id(release_id) else None
     if release is None:
         raise NotFound(f"no release {release_id!r}", "RELEASE_NOT_FOUND")
     return release
@@ -499,7 +514,7 @@ def rollback_channel(
         else:
             served = (
                 session.get(ChannelRelease, (channel.id, release_id))
-                if len(release_id) <= 36
+                if is_release_id(release_id)
                 else None
             )
             if served is None or served.candidate_only:
@@ -525,7 +540,11 @@ def get_release(session: Session, release_id: str) -> ReleaseView:
 def get_release_by_version(session: Session, version: str) -> ReleaseView:
     """The release with exactly this version (versions are unique across the server)."""
     with read_transaction(session):
-        release = session.scalar(select(Release).where(Release.version == version))
+        release = (
+            session.scalar(select(Release).where(Release.version == version))
+            if is_semver(version)
+            else None
+        )
         if release is None:
             raise NotFound(f"no release with version {version!r}", "RELEASE_NOT_FOUND")
         return _view(session, release)
@@ -534,8 +553,8 @@ def get_release_by_version(session: Session, version: str) -> ReleaseView:
 def find_release_ref(session: Session, ref: str) -> ReleaseView:
     """A release by id or, for people typing at a terminal, by its exact version."""
     with read_transaction(session):
-        release = session.get(Release, ref) if len(ref) <= 36 else None
-        if release is None:
+        release = session.get(Release, ref) if is_release_id(ref) else None
+        if release is None and is_semver(ref):
             release = session.scalar(select(Release).where(Release.version == ref))
         if release is None:
             raise NotFound(f"no release with id or version {ref!r}", "RELEASE_NOT_FOUND")

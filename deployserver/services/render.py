@@ -18,10 +18,12 @@ from deployserver.db import read_transaction
 from deployserver.errors import Invalid, NotFound
 from deployserver.models import ChannelRelease
 from deployserver.services.channels import find_channel
+from deployserver.services.releases import is_release_id
 from deployserver.specs.charts import validate_chart
 from deployserver.specs.masking import mask_secrets
 from deployserver.specs.merge import LayerConflict, merge_specs, null_path
 from deployserver.specs.paths import under
+from deployserver.specs.values import validate_values
 
 OPERATOR_API_VERSION = "apps.wandb.com/v1"
 PIN_KEY = "_releaseId"
@@ -57,8 +59,15 @@ def render_spec(
     ``reveal``.
 
     The release is the one ``userInput._releaseId`` pins, else ``request.release_id``, else
-    the channel's head; it must be, or have been, head of the channel (422
-    ``NOT_IN_CHANNEL_HISTORY``), as the operator's pinned poll would otherwise get nothing.
+    the channel's head. It must be, or have been, head of the channel (422
+    ``NOT_IN_CHANNEL_HISTORY``), the rule of the operator's pinned poll: a pin to anything
+    else gets nothing there. A rollout candidate that never became head (staged, or aborted)
+    is not in that history, so it cannot be pinned. One exception, on purpose: the channel's
+    current candidate may be named by ``releaseId`` (not pinned), to preview what the
+    licenses in its rollout cohort are served.
+
+    The user input and the custom resource's values are checked as values are at publish
+    (no NaN or infinities, string keys, storable text): what render answers is always JSON.
     """
     user_input = request.user_input
     cr = request.cr or {}
@@ -72,6 +81,9 @@ def render_spec(
         {"chart": cr.get("chart"), "values": cr.get("values")},
         {"values": user_input},
     ]
+    for where, given in (("cr.values", cr.get("values")), ("userInput", user_input)):
+        if given is not None:
+            validate_values(given, where, allow_null=True)
     for name, layer in zip(LAYER_NAMES, layers, strict=False):
         _refuse_nulls(layer["values"], name)
     with read_transaction(session):
@@ -82,9 +94,15 @@ def render_spec(
         if release_id is None:
             raise NotFound(f"channel {channel_name!r} has no release yet", "CHANNEL_EMPTY")
         served = (
-            session.get(ChannelRelease, (channel.id, release_id)) if len(release_id) <= 36 else None
+            session.get(ChannelRelease, (channel.id, release_id))
+            if is_release_id(release_id)
+            else None
         )
-        if served is None:
+        previewing_candidate = (
+            request.release_id == channel.candidate_release_id
+            and (request.user_input or {}).get(PIN_KEY) is None
+        )
+        if served is None or (served.candidate_only and not previewing_candidate):
             raise Invalid.field(
                 field,
                 f"release {release_id!r} has never been head of channel {channel_name!r}",

@@ -21,13 +21,18 @@ from deployserver.pagination import (
     page_of,
 )
 from deployserver.services import audit
+from deployserver.services.channels import validate_channel_name
 from deployserver.specs.canonical import digest_of
+from deployserver.specs.text import validate_text
 
 ROLES = ("viewer", "publisher", "admin")
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 TOKEN_PREFIX = "dst_"
 # last_used_at is a hint, not an audit trail: refresh it at most this often per token.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
+ACTOR_PREFIX = "token:"
+# The audit log names a token's writes "token:NAME" in 255-character columns.
+MAX_TOKEN_NAME = 255 - len(ACTOR_PREFIX)
 
 
 def hash_token(token: str) -> str:
@@ -45,7 +50,7 @@ class Principal:
 
     @property
     def actor_name(self) -> str:
-        return f"token:{self.name}"
+        return f"{ACTOR_PREFIX}{self.name}"
 
     def has_role(self, role: str) -> bool:
         return ROLE_RANK[self.role] >= ROLE_RANK[role]
@@ -76,12 +81,15 @@ def create_token(
 ) -> tuple[ApiToken, str]:
     """Create a token; returns the row and the secret, which is never stored or shown again."""
     name = name.strip()
-    if not name or len(name) > 255:
-        raise Invalid.field("name", "must be 1 to 255 characters")
+    if not name or len(name) > MAX_TOKEN_NAME:
+        raise Invalid.field("name", f"must be 1 to {MAX_TOKEN_NAME} characters")
+    validate_text(name, "name")
     if role not in ROLE_RANK:
         raise Invalid.field("role", f"must be one of {', '.join(ROLES)}")
     if channels and role != "publisher":
         raise Invalid.field("channels", "only a publisher token is limited to channels")
+    for channel in channels or ():
+        validate_channel_name(channel, "channels")
     with write_transaction(session):
         if channels:
             known = set(session.scalars(select(Channel.name).where(Channel.name.in_(channels))))

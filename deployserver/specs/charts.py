@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from deployserver.errors import Invalid
+from deployserver.specs.text import unstorable, validate_text
 
 CREDENTIAL_SECRET_FIELDS = ("name", "usernameKey", "passwordKey")
 _COMMON_OPTIONAL = {"username": str, "password": str, "credentialSecret": dict, "debug": bool}
@@ -60,6 +61,7 @@ def validate_chart(chart: Any, field: str = "chart") -> dict[str, Any]:
         raise Invalid.field(field, SHAPES_HINT)
     rules = SHAPES[shape]
     allowed = {**rules["required"], **rules["optional"]}
+    _check_strings(chart, field)
     for key in sorted(chart):
         if key not in allowed:
             raise Invalid.field(f"{field}.{key}", f"is not a field of a {shape} chart")
@@ -77,6 +79,24 @@ def validate_chart(chart: Any, field: str = "chart") -> dict[str, Any]:
     if "credentialSecret" in chart:
         _check_credential_secret(chart["credentialSecret"], f"{field}.credentialSecret")
     return chart
+
+
+def _check_strings(chart: dict[str, Any], field: str) -> None:
+    """Keys and strings, credentialSecret's included, that every backend can store."""
+    for where, mapping in (
+        (field, chart),
+        (f"{field}.credentialSecret", chart.get("credentialSecret")),
+    ):
+        if not isinstance(mapping, dict):
+            continue
+        for key, value in mapping.items():
+            if not isinstance(key, str):
+                raise Invalid.field(where, f"key {key!r} is not a string")
+            problem = unstorable(key)
+            if problem is not None:
+                raise Invalid.field(where, f"key {key!r} must not contain {problem}")
+            if isinstance(value, str):
+                validate_text(value, f"{where}.{key}")
 
 
 def _check_oci(chart: dict[str, Any], field: str) -> None:

@@ -15,21 +15,28 @@ import yaml
 
 from deployserver.errors import Invalid
 from deployserver.specs.paths import index_path, key_path, under
+from deployserver.specs.text import unstorable, validate_text
 
 # semver.org's recommended pattern: SemVer 2.0 exactly (no leading zeros, no "v" prefix).
+# Digits are spelled [0-9]: ``\d`` also matches other scripts' digits (U+0661 and friends).
 SEMVER_RE = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
+    r"(?:-((?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)"
+    r"(?:\.(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
+# releases.version is a 255-character column (SemVer itself sets no limit).
+MAX_VERSION = 255
 RESERVED_METADATA_KEYS = ("channel", "version", "releaseId", "publishedAt")
 RECONCILE_FREQUENCY = "reconcileFrequency"
 # More than a 1 MiB JSON body can hold; only alias expansion gets past it.
 MAX_VALUE_NODES = 1_000_000
 
 # Go's time.ParseDuration: "0", or a signed sequence of decimal numbers each with a unit.
-_GO_DURATION_RE = re.compile(r"^[-+]?(?:0|(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)$")
-_GO_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_GO_DURATION_RE = re.compile(
+    r"^[-+]?(?:0|(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+)$"
+)
+_GO_DURATION_PART = re.compile(r"([0-9]+\.?[0-9]*|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
 _NANOSECONDS = {
     "ns": 1,
     "us": 1_000,
@@ -50,6 +57,8 @@ def is_semver(version: Any) -> bool:
 def validate_version(version: Any, field: str = "version") -> str:
     if not is_semver(version):
         raise Invalid.field(field, "must be a SemVer 2.0 version such as 1.2.3 or 1.2.3-rc.1")
+    if len(version) > MAX_VERSION:
+        raise Invalid.field(field, f"must be at most {MAX_VERSION} characters")
     return str(version)
 
 
@@ -86,11 +95,14 @@ def is_go_duration(text: Any) -> bool:
     return total <= _GO_MAX_DURATION
 
 
-def validate_values(values: Any, field: str = "values") -> dict[str, Any]:
-    """Return ``values`` when the operator can merge and use them; else 422 naming the path."""
+def validate_values(values: Any, field: str = "values", allow_null: bool = False) -> dict[str, Any]:
+    """Return ``values`` when the operator can merge and use them; else 422 naming the path.
+
+    ``allow_null`` leaves nulls to the caller (render refuses them as merge conflicts).
+    """
     if not isinstance(values, dict):
         raise Invalid.field(field, "must be an object")
-    _check_value(values, "", field)
+    _check_value(values, "", field, allow_null)
     if RECONCILE_FREQUENCY in values and not is_go_duration(values[RECONCILE_FREQUENCY]):
         raise Invalid.field(
             under(field, RECONCILE_FREQUENCY),
@@ -99,7 +111,7 @@ def validate_values(values: Any, field: str = "values") -> dict[str, Any]:
     return values
 
 
-def _check_value(value: Any, path: str, field: str) -> None:
+def _check_value(value: Any, path: str, field: str, allow_null: bool) -> None:
     # Iterative over a stack: deeply nested input must not exhaust the recursion limit, and
     # counted: YAML aliases can expand a small document into billions of nodes.
     stack: list[tuple[Any, str]] = [(value, path)]
@@ -110,8 +122,13 @@ def _check_value(value: Any, path: str, field: str) -> None:
         if visited > MAX_VALUE_NODES:
             raise Invalid.field(field, f"holds more than {MAX_VALUE_NODES} values")
         if item is None:
+            if allow_null:
+                continue
             raise Invalid.field(under(field, where), "null is not allowed in values")
-        if isinstance(item, bool | str | int):
+        if isinstance(item, str):
+            validate_text(item, under(field, where))
+            continue
+        if isinstance(item, bool | int):
             continue
         if isinstance(item, float):
             if math.isnan(item) or math.isinf(item):
@@ -122,6 +139,11 @@ def _check_value(value: Any, path: str, field: str) -> None:
                 if not isinstance(key, str):
                     raise Invalid.field(
                         under(field, where), f"key {key!r} is not a string (quote it)"
+                    )
+                problem = unstorable(key)
+                if problem is not None:
+                    raise Invalid.field(
+                        under(field, where), f"key {key!r} must not contain {problem}"
                     )
                 stack.append((child, key_path(where, key)))
             continue
@@ -140,6 +162,9 @@ def validate_metadata(metadata: Any, field: str = "metadata") -> dict[str, str]:
     for key, value in metadata.items():
         if not isinstance(key, str) or not key:
             raise Invalid.field(field, "keys must be non-empty strings")
+        problem = unstorable(key)
+        if problem is not None:
+            raise Invalid.field(field, f"key {key!r} must not contain {problem}")
         if key in RESERVED_METADATA_KEYS:
             raise Invalid.field(
                 key_path(field, key), "is reserved: the server sets it when serving"
@@ -148,6 +173,7 @@ def validate_metadata(metadata: Any, field: str = "metadata") -> dict[str, str]:
             raise Invalid.field(
                 key_path(field, key), "must be a string (the operator reads strings only)"
             )
+        validate_text(value, key_path(field, key))
     return metadata
 
 
@@ -180,8 +206,7 @@ def parse_values_yaml(text: str, field: str = "valuesYaml") -> dict[str, Any]:
 def load_plain_yaml(text: str, field: str) -> Any:
     """Any YAML (or JSON) document as plain data, unvalidated; errors name line and column."""
     try:
-        # yaml.safe_load with fewer types: PlainDataLoader is a SafeLoader subclass.
-        data = yaml.load(text, Loader=PlainDataLoader)
+        data, _ = compose_plain_yaml(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -189,3 +214,46 @@ def load_plain_yaml(text: str, field: str) -> Any:
     except yaml.YAMLError as exc:
         raise Invalid.field(field, f"is not valid YAML: {exc}") from None
     return data
+
+
+def compose_plain_yaml(text: str) -> tuple[Any, yaml.Node | None]:
+    """A YAML document as plain data and as nodes (nodes carry line numbers).
+
+    Read with :class:`PlainDataLoader` (``yaml.safe_load`` with fewer types); a key given
+    twice in one mapping is refused. Raises PyYAML's errors.
+    """
+    loader = PlainDataLoader(text)
+    try:
+        node = loader.get_single_node()
+        refuse_repeated_keys(node)
+        data = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    return data, node
+
+
+def refuse_repeated_keys(root: yaml.Node | None) -> None:
+    """YAML keeps the last of two equal keys silently; in reviewed values that is a mistake.
+
+    Each node is checked once: aliases share nodes, and a walk that followed every alias
+    would take as long as expanding them (billions of nodes from a small document).
+    """
+    stack = [root] if root is not None else []
+    checked: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in checked:
+            continue
+        checked.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        raise yaml.MarkedYAMLError(
+                            problem=f"{key.value} is given twice", problem_mark=key.start_mark
+                        )
+                    seen.add(key.value)
+                stack.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)

@@ -13,6 +13,10 @@ from sqlalchemy.dialects import mysql
 
 # Frozen copies of the model column types (migrations must not follow later model edits).
 TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+# Compared as an exact string: MySQL and MariaDB default to case-insensitive collations.
+EXACT_STRING_255 = sa.String(length=255).with_variant(
+    mysql.VARCHAR(255, collation="utf8mb4_bin"), "mysql", "mariadb"
+)
 revision: str = "0001_core_tables"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -94,7 +98,7 @@ def upgrade() -> None:
     op.create_table(
         "releases",
         sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("version", sa.String(length=255), nullable=False),
+        sa.Column("version", EXACT_STRING_255, nullable=False),
         sa.Column("chart", sa.JSON(), nullable=False),
         sa.Column("values", sa.JSON(), nullable=False),
         sa.Column("metadata", sa.JSON(), nullable=False),

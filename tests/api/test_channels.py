@@ -97,6 +97,12 @@ def test_channel_names_accepted(client: FlaskClient, admin_headers: Headers, nam
         ({"name": "x", "values": {"reconcileFrequency": "often"}}, "values.reconcileFrequency"),
         ({"name": "x", "unknown": 1}, "unknown"),
         ({"name": "x", "description": 5}, "description"),
+        # What no backend can store is refused at validation, not a 500 on insert.
+        ({"name": "x", "description": "a\x00b"}, "description"),
+        ({"name": "x", "description": "\ud800"}, "description"),
+        ({"name": "x", "values": {"a": "\udfff"}}, "values.a"),
+        ({"name": "x", "values": {"a": ["x\x00"]}}, "values.a[0]"),
+        ({"name": "x", "values": {"a": {"b\x00": 1}}}, "values.a"),
     ],
 )
 def test_create_channel_refusals(
@@ -192,6 +198,8 @@ def test_patch_without_change_writes_nothing(
         ({"values": None}, "values"),
         ({"name": "renamed"}, "name"),
         ({"values": {"x": [1, float("nan")]}}, "values.x[1]"),
+        ({"description": "\ud800"}, "description"),
+        ({"description": "\x00"}, "description"),
     ],
 )
 def test_patch_refusals_change_nothing(

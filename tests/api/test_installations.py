@@ -268,6 +268,9 @@ def test_list_filters_and_pages(
     since = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert sorted(listed(f"?seenSince={since}")) == ["acme", "globex"]
     assert client.get(f"{INSTALLATIONS_URL}?seenSince=yesterday", headers=viewer).status_code == 422
+    for name in ("channel", "release", "subject"):  # NUL: a database error on PostgreSQL
+        refused = client.get(f"{INSTALLATIONS_URL}?{name}=a%00", headers=viewer)
+        assert refused.status_code == 422 and list(refused.get_json()["errors"]) == [name]
     item = client.get(f"{INSTALLATIONS_URL}?subject=acme", headers=viewer).get_json()["items"][0]
     assert item["licenseId"] == acme["id"]
     assert item["pollCount"] == 1

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from deployserver.db import get_session
 from deployserver.models import AuditEvent, Channel, ChannelEvent, ChannelRelease, Release
+from deployserver.services.releases import get_release_by_version
 from deployserver.specs.canonical import canonical_json, digest_of, etag_for
 from tests.api.conftest import CHART, release_body
 from tests.test_errors import assert_problem
@@ -187,6 +188,35 @@ REFUSALS = [
         "VALIDATION_FAILED",
     ),
     ({"values": {"reconcileFrequency": 3600}}, "values.reconcileFrequency", "VALIDATION_FAILED"),
+    (
+        {"values": {"reconcileFrequency": "\u0661m"}},
+        "values.reconcileFrequency",
+        "VALIDATION_FAILED",
+    ),
+    ({"version": "1\u0661.0.0"}, "version", "VALIDATION_FAILED"),
+    # Past the columns: a 500 on PostgreSQL (version) and MariaDB (notes: TEXT is 64 KiB).
+    ({"version": "1.0.0-" + "a" * 250}, "version", "VALIDATION_FAILED"),
+    ({"notes": "x" * 65_536}, "notes", "VALIDATION_FAILED"),
+    ({"notes": "\u00e9" * 32_768}, "notes", "VALIDATION_FAILED"),
+    # NUL (PostgreSQL cannot store it) and lone surrogates (not UTF-8): 422, never a 500.
+    ({"values": {"a": "x\x00y"}}, "values.a", "VALIDATION_FAILED"),
+    ({"values": {"a": "\ud800"}}, "values.a", "VALIDATION_FAILED"),
+    ({"values": {"a": {"\ud800": 1}}}, "values.a", "VALIDATION_FAILED"),
+    ({"values": {"a\x00": 1}}, "values", "VALIDATION_FAILED"),
+    ({"notes": "\ud800"}, "notes", "VALIDATION_FAILED"),
+    ({"notes": "a\x00"}, "notes", "VALIDATION_FAILED"),
+    ({"metadata": {"k": "\ud800"}}, "metadata.k", "VALIDATION_FAILED"),
+    ({"metadata": {"k\x00": "v"}}, "metadata", "VALIDATION_FAILED"),
+    ({"chart": {**CHART, "name": "\ud800"}}, "chart.name", "VALIDATION_FAILED"),
+    ({"chart": {**CHART, "version": "1\x00"}}, "chart.version", "VALIDATION_FAILED"),
+    ({"chart": {"path": "/c\x00"}}, "chart.path", "VALIDATION_FAILED"),
+    (
+        {"chart": {**CHART, "credentialSecret": {"name": "s", "usernameKey": "\ud800"}}},
+        "chart.credentialSecret.usernameKey",
+        "VALIDATION_FAILED",
+    ),
+    ({"values": None, "valuesYaml": 'a: "\\ud800"'}, "valuesYaml.a", "VALIDATION_FAILED"),
+    ({"values": None, "valuesYaml": 'a: "\\0"'}, "valuesYaml.a", "VALIDATION_FAILED"),
     ({"surprise": True}, "surprise", "VALIDATION_FAILED"),
     ({"notes": 5}, "notes", "VALIDATION_FAILED"),
     ({"values": None, "valuesYaml": "a: ["}, "valuesYaml", "VALIDATION_FAILED"),
@@ -200,6 +230,7 @@ REFUSALS = [
     ({"values": None, "valuesYaml": "a:\n  1: x"}, "valuesYaml.a", "VALIDATION_FAILED"),
     ({"values": None, "valuesYaml": "a: null"}, "valuesYaml.a", "VALIDATION_FAILED"),
     ({"values": None, "valuesYaml": "- 1"}, "valuesYaml", "VALIDATION_FAILED"),
+    ({"values": None, "valuesYaml": "{a: 1, a: 2}"}, "valuesYaml", "VALIDATION_FAILED"),
     ({"valuesYaml": "a: 1"}, "valuesYaml", "VALIDATION_FAILED"),  # and values: both given
     ({"values": {"global": "flat"}}, "values.global", "MERGE_CONFLICT"),
     ({"values": {"global": {"region": None}}}, "values.global.region", "VALIDATION_FAILED"),
@@ -602,3 +633,65 @@ def test_audit_records_every_write(
     assert all(e["actor"].startswith("token:admin") and e["at"].endswith("Z") for e in writes)
     only = client.get("/api/v1/audit?target=channel:beta", headers=viewer).get_json()["items"]
     assert {e["target"] for e in only} == {"channel:beta"} and len(only) == 3
+
+
+def test_ids_no_release_can_have_are_404_without_a_query(
+    client: FlaskClient, admin_headers: Headers, make_channel: Callable[..., Any]
+) -> None:
+    # A NUL reached PostgreSQL in the lookup and failed there (500); names too, and the
+    # audit target filter.
+    make_channel("stable")
+    for path, code in [
+        ("/api/v1/releases/a%00b", "RELEASE_NOT_FOUND"),
+        ("/api/v1/releases/%ED%A0%80", "RELEASE_NOT_FOUND"),
+        ("/api/v1/channels/st%00able", "CHANNEL_NOT_FOUND"),
+        ("/api/v1/channels/st%00able/history", "CHANNEL_NOT_FOUND"),
+    ]:
+        assert_problem(client.get(path, headers=admin_headers), 404, code)
+    promote = client.post(
+        "/api/v1/channels/stable/promote", json={"releaseId": "a\x00"}, headers=admin_headers
+    )
+    assert_problem(promote, 404, "RELEASE_NOT_FOUND")
+    rollback = client.post(
+        "/api/v1/channels/stable/rollback", json={"releaseId": "a\x00"}, headers=admin_headers
+    )
+    assert_problem(rollback, 422, "NOT_IN_CHANNEL_HISTORY")
+    audit = client.get("/api/v1/audit?target=a%00", headers=admin_headers)
+    assert list(assert_problem(audit, 422, "VALIDATION_FAILED")["errors"]) == ["target"]
+
+
+def test_longest_version_and_notes_fit_every_backend(
+    client: FlaskClient, admin_headers: Headers, make_channel: Callable[..., Any]
+) -> None:
+    make_channel("stable")
+    version = "1.0.0-" + "a" * 249  # 255 characters, the column's size
+    notes = "\U0001f680" * (65_535 // 4) + "xyz"  # 65,535 bytes of UTF-8, TEXT's size
+    response = client.post(
+        "/api/v1/channels/stable/releases",
+        json=release_body(version, notes=notes),
+        headers=admin_headers,
+    )
+    assert response.status_code == 201, response.get_json()
+    stored = client.get(f"/api/v1/releases/{response.get_json()['id']}", headers=admin_headers)
+    assert stored.get_json()["version"] == version and stored.get_json()["notes"] == notes
+
+
+def test_versions_differing_only_in_case_are_two_releases(
+    app: Flask, client: FlaskClient, admin_headers: Headers, make_channel: Callable[..., Any]
+) -> None:
+    # Unique "as an exact string" (API.md), also on MariaDB's default case-insensitive
+    # collation, where 1.0.0-RC.1 collided with 1.0.0-rc.1 (409).
+    make_channel("stable")
+    make_channel("beta")
+    lower = client.post(
+        "/api/v1/channels/stable/releases", json=release_body("1.0.0-rc.1"), headers=admin_headers
+    )
+    upper = client.post(
+        "/api/v1/channels/beta/releases", json=release_body("1.0.0-RC.1"), headers=admin_headers
+    )
+    assert (lower.status_code, upper.status_code) == (201, 201), upper.get_json()
+    assert lower.get_json()["id"] != upper.get_json()["id"]
+    assert head_of(client, admin_headers, "beta")["version"] == "1.0.0-RC.1"
+    with app.app_context():
+        found = get_release_by_version(get_session(), "1.0.0-RC.1")
+    assert found.id == upper.get_json()["id"]

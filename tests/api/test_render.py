@@ -297,3 +297,66 @@ def test_openapi_documents_render_and_diff(client: FlaskClient) -> None:
     assert {"Render", "Rendered", "RenderedSpec", "Diff", "Change", "ValuesWarning"} <= set(schemas)
     assert "strictValues" in schemas["Channel"]["properties"]
     assert "warnings" in schemas["Published"]["properties"]
+
+
+def test_candidates_that_never_became_head_cannot_be_pinned(
+    client: FlaskClient,
+    viewer: Headers,
+    admin_headers: Headers,
+    make_channel: Factory,
+    publish: Factory,
+) -> None:
+    # The poll's rule: a pin names a release that is or was head of the channel.
+    make_channel()
+    publish("stable", "1.0.0")
+    candidate = publish("stable", "2.0.0", rollout={"percent": 10})
+    pinned = {"userInput": {"_releaseId": candidate["id"]}}
+    problem = assert_problem(render(client, viewer, pinned), 422, "NOT_IN_CHANNEL_HISTORY")
+    assert set(problem["errors"]) == {"userInput._releaseId"}
+    # Named by releaseId, the current candidate previews what its rollout cohort gets.
+    preview = render(client, viewer, {"releaseId": candidate["id"]})
+    assert preview.status_code == 200, preview.get_json()
+    assert preview.get_json()["spec"]["metadata"]["releaseId"] == candidate["id"]
+    both = {"releaseId": candidate["id"], **pinned}
+    assert_problem(render(client, viewer, both), 422, "NOT_IN_CHANNEL_HISTORY")
+
+    aborted = client.post("/api/v1/channels/stable/rollout/abort", headers=admin_headers)
+    assert aborted.status_code == 200, aborted.get_json()
+    for body, field in [
+        (pinned, "userInput._releaseId"),
+        ({"releaseId": candidate["id"]}, "releaseId"),
+    ]:
+        problem = assert_problem(render(client, viewer, body), 422, "NOT_IN_CHANNEL_HISTORY")
+        assert set(problem["errors"]) == {field}
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ('{"userInput": {"a": NaN}}', "userInput.a"),
+        ('{"userInput": {"a": {"b": [Infinity]}}}', "userInput.a.b[0]"),
+        ('{"cr": {"values": {"x": -Infinity}}}', "cr.values.x"),
+        ('{"userInput": {"a": "\\ud800"}}', "userInput.a"),
+        ('{"cr": {"values": {"x": "\\u0000"}}}', "cr.values.x"),
+        ('{"userInput": {"reconcileFrequency": "\\u0661m"}}', "userInput.reconcileFrequency"),
+    ],
+)
+def test_user_input_and_cr_values_are_checked_as_values(
+    client: FlaskClient,
+    viewer: Headers,
+    make_channel: Factory,
+    publish: Factory,
+    raw: str,
+    field: str,
+) -> None:
+    # NaN made the answer invalid JSON; a lone surrogate failed with a 500.
+    make_channel()
+    publish()
+    response = client.post(
+        "/api/v1/channels/stable/render",
+        data=raw,
+        content_type="application/json",
+        headers=viewer,
+    )
+    problem = assert_problem(response, 422, "VALIDATION_FAILED")
+    assert set(problem["errors"]) == {field}

@@ -115,6 +115,18 @@ def test_render_release_by_id_or_version(invoke: Invoke, two_releases: tuple[str
         (["render", "stable", "--cr", "{u}"], {"u": {"chart": {}, "spec": 1}}, "--cr: holds spec"),
         (["render", "stable", "--user-input", "{u}"], {"u": "- [unclosed"}, "--user-input: line"),
         (["diff", "0.1.0", "nope"], {}, "no release with id or version 'nope'"),
+        # YAML keys that are not strings, and NaN: tracebacks or NaN printed before.
+        (["render", "stable", "--cr", "{u}"], {"u": "1: x\na: y\n"}, "--cr: holds 1, a"),
+        (["render", "stable", "--cr", "{u}"], {"u": "values: {1: x}\n"}, "cr.values: key 1"),
+        (
+            ["render", "stable", "--cr", "{u}"],
+            {"u": "chart: {1: x, path: /c}\n"},
+            "cr.chart: key 1",
+        ),
+        (["render", "stable", "--cr", "{u}"], {"u": "values: {a: .inf}\n"}, "cr.values.a: NaN"),
+        (["render", "stable", "--user-input", "{u}"], {"u": "1: x\n"}, "userInput: key 1"),
+        (["render", "stable", "--user-input", "{u}"], {"u": "a: [.nan]\n"}, "userInput.a[0]: NaN"),
+        (["render", "stable", "--user-input", "{u}"], {"u": 'a: "\\ud800"\n'}, "userInput.a: "),
     ],
 )
 def test_errors_are_one_line_and_non_zero(

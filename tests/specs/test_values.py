@@ -26,7 +26,22 @@ def test_semver_accepts(version: str) -> None:
 
 @pytest.mark.parametrize(
     "version",
-    ["1.2", "v1.2.3", "01.2.3", "1.2.3-01", "1.2.3-", "1.2.3+", "1.2.3 ", "1.2.3\n", 123, None],
+    [
+        "1.2",
+        "v1.2.3",
+        "01.2.3",
+        "1.2.3-01",
+        "1.2.3-",
+        "1.2.3+",
+        "1.2.3 ",
+        "1.2.3\n",
+        123,
+        None,
+        # Digits of other scripts (ARABIC-INDIC ONE, FULLWIDTH ONE) are not SemVer digits.
+        "1\u0661.0.0",
+        "1.0.\uff11",
+        "1.0.0-rc.1\u0661",
+    ],
 )
 def test_semver_refuses(version: Any) -> None:
     assert not is_semver(version)
@@ -40,7 +55,8 @@ def test_go_durations(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "10", "1d", "h", ".s", "1h 30m", "0.0", "99999999999h", "1.h2", "1H", 10]
+    "text",
+    ["", "10", "1d", "h", ".s", "1h 30m", "0.0", "99999999999h", "1.h2", "1H", 10, "\u0661m"],
 )
 def test_not_go_durations(text: Any) -> None:
     assert not is_go_duration(text)
@@ -137,3 +153,18 @@ def test_metadata() -> None:
     assert list(errors_of(validate_metadata, ["x"])) == ["metadata"]
     for key in ("channel", "version", "releaseId", "publishedAt"):
         assert list(errors_of(validate_metadata, {key: "x"})) == [f"metadata.{key}"]
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("{a: 1, a: 2}", "line 1, column 8: a is given twice"),
+        ("a: 1\nb:\n  c: 1\n  c: 2\n", "line 4, column 3: c is given twice"),
+        ("l:\n  - {x: 1, x: 1}\n", "line 2, column 12: x is given twice"),
+    ],
+)
+def test_yaml_keys_given_twice_are_refused_with_line_and_column(text: str, where: str) -> None:
+    # YAML keeps the last of two equal keys silently.
+    with pytest.raises(Invalid) as refused:
+        parse_values_yaml(text)
+    assert refused.value.errors == {"valuesYaml": [where]}
