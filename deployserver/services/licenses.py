@@ -32,6 +32,7 @@ from deployserver.pagination import (
 from deployserver.services import audit
 from deployserver.services.keys import signer_for_issuance
 from deployserver.specs.canonical import NotCanonicalizable, digest_of, normalize
+from deployserver.specs.text import validate_text
 
 ACTIVE = "active"
 SUSPENDED = "suspended"
@@ -129,7 +130,7 @@ def issue_license(
 
     The JWT is not stored: like a token, it is shown once (a lost one is re-issued).
     """
-    subject = subject.strip()
+    subject = validate_text(subject.strip(), "subject")
     if not subject or len(subject) > 255:
         raise Invalid.field("subject", "must be 1 to 255 characters")
     try:
@@ -259,6 +260,9 @@ def list_licenses(
     channel: str | None = None,
 ) -> Page[License]:
     """Licenses, newest first, optionally of one subject, status or channel."""
+    for field, value in (("subject", subject), ("status", status), ("channel", channel)):
+        if value is not None:
+            validate_text(value, field)
     position = decode_cursor(cursor, "at", "id")
     query = select(License).order_by(License.issued_at.desc(), License.id.desc()).limit(limit + 1)
     if subject is not None:

@@ -253,3 +253,20 @@ def test_issue_refuses_dates_a_license_cannot_carry(
     assert response.status_code == 422, response.get_json()
     assert field in response.get_json()["errors"]
     assert client.get("/api/v1/licenses", headers=admin_headers).get_json()["items"] == before
+
+
+@pytest.mark.usefixtures("stable")
+@pytest.mark.parametrize("subject", ["acme\x00corp", "acme\ud800"])
+def test_issue_refuses_unstorable_subjects(
+    client: FlaskClient, admin_headers: dict[str, str], subject: str
+) -> None:
+    response = client.post(
+        "/api/v1/licenses", json={"subject": subject, "channel": "stable"}, headers=admin_headers
+    )
+    assert response.status_code == 422
+    assert "subject" in response.get_json()["errors"]
+    if "\x00" in subject:  # (a URL cannot carry a lone surrogate at all)
+        listed = client.get(
+            "/api/v1/licenses", query_string={"subject": subject}, headers=admin_headers
+        )
+        assert listed.status_code == 422
