@@ -12,14 +12,15 @@ from sqlalchemy import BigInteger, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from deployserver.db import Base, UTCDateTime, utcnow
-from deployserver.models.types import Name, Uuid
+from deployserver.models.types import ExactString255, Name, Uuid
 
 
 class Installation(Base):
     __tablename__ = "installations"
 
     # A license's jti: a UUID when issued here, up to 255 characters when signed elsewhere.
-    license_id: Mapped[str] = mapped_column(Name, primary_key=True)
+    # Exact: licenses signed elsewhere may have ids differing only in case.
+    license_id: Mapped[str] = mapped_column(ExactString255, primary_key=True)
     subject: Mapped[str] = mapped_column(Name, default="")
     channel: Mapped[str] = mapped_column(String(63))
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -33,7 +33,10 @@ def upgrade() -> None:
         batch.alter_column(
             "license_id",
             existing_type=sa.String(length=36),
-            type_=sa.String(length=255),
+            # Exact, as ids are compared (MySQL/MariaDB default to case-insensitive).
+            type_=sa.String(length=255).with_variant(
+                mysql.VARCHAR(255, collation="utf8mb4_bin"), "mysql", "mariadb"
+            ),
             existing_nullable=False,
         )
     op.create_index(
