@@ -402,3 +402,16 @@ def test_stop_writes_what_is_left(app: Flask, seed: Seeder) -> None:
     fresh.stop()
     assert fresh.pending == 0
     assert sum(row.poll_count for row in rows(app).values()) == 1000
+
+
+def test_license_ids_differing_only_in_case_are_two_installations(app: Flask, seed: Seeder) -> None:
+    # Licenses signed elsewhere carry ids of their own: compared exactly on every backend.
+    seed.channel("stable")
+    release = seed.publish("stable", "1.0.0")
+    recorder_ = InstallationRecorder(state(app))
+    recorder_.record("Customer-A", "a", "stable", release["id"], "10.0.0.1", "x")
+    recorder_.record("customer-a", "b", "stable", release["id"], "10.0.0.2", "y")
+    recorder_.flush()
+    found = rows(app)
+    assert found["Customer-A"].subject == "a" and found["customer-a"].subject == "b"
+    assert found["Customer-A"].poll_count == found["customer-a"].poll_count == 1
