@@ -13,7 +13,6 @@ an outage keeps every cohort on what it had).
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,10 +27,10 @@ from deployserver.errors import NotFound, Unavailable
 from deployserver.extensions import AppState
 from deployserver.lkg import LastKnownGood
 from deployserver.models import Channel, ChannelRelease
+from deployserver.services.releases import is_release_id
 
 log = logging.getLogger(__name__)
 
-RELEASE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # Pinned answers are keyed by ids callers choose; beyond this many the cache starts over.
 MAX_PINNED_ENTRIES = 10_000
 
@@ -104,7 +103,7 @@ class SpecFeed:
     def pinned(self, channel: str, release_id: str, license_id: str | None = None) -> ServedSpec:
         """The served spec of a release that is or was head of ``channel``, or of its rollout
         candidate for a license in the cohort (it already gets it); else NotFound."""
-        if not RELEASE_ID.fullmatch(release_id):
+        if not is_release_id(release_id):
             raise NotFound(f"release {release_id!r} not found", "RELEASE_NOT_FOUND")
         if license_id is not None:
             candidate = self._cohort_candidate(channel, release_id, license_id)
