@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from deployserver.db import end_read, get_session, utcnow, write_transaction
@@ -62,8 +62,26 @@ def generate_key(
     if alg not in key_material.ALGORITHMS:
         raise Invalid.field("alg", f"must be one of {', '.join(key_material.ALGORITHMS)}")
     new = key_material.generate(alg)
-    with write_transaction(session):
-        return _store_new_key(session, actor, secret, new)
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            with write_transaction(session):
+                return _store_new_key(session, actor, secret, new)
+        except OperationalError as exc:
+            # InnoDB may pick a concurrent rotation as a deadlock victim (gap locks against
+            # the other's insert); its advice is to run the transaction again.
+            if attempt == DEADLOCK_ATTEMPTS or not _is_deadlock(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+# MySQL/MariaDB: ER_LOCK_DEADLOCK and ER_LOCK_WAIT_TIMEOUT.
+_DEADLOCK_CODES = {1213, 1205}
+DEADLOCK_ATTEMPTS = 5
+
+
+def _is_deadlock(exc: OperationalError) -> bool:
+    args: tuple[object, ...] = tuple(getattr(exc.orig, "args", ()))
+    return bool(args) and args[0] in _DEADLOCK_CODES
 
 
 def _lock_keys(session: Session) -> None:
