@@ -397,9 +397,9 @@ def publish_release(
         validate_rollout_percent(rollout_percent)
     with write_transaction(session):
         channel = lock_channel(session, channel_name)
-        existing = session.scalar(select(Release).where(Release.version == spec.version))
+        existing = _release_by_version(session, spec.version)
         if existing is not None:
-            if existing.version == spec.version and existing.digest == spec.digest:
+            if existing.digest == spec.digest:
                 return Published(_view(session, existing), changed=False)
             raise Conflict(
                 f"version {spec.version} exists with other content; publish a new version",
@@ -537,14 +537,17 @@ def get_release(session: Session, release_id: str) -> ReleaseView:
         return _view(session, _find_release(session, release_id))
 
 
+def _release_by_version(session: Session, version: str) -> Release | None:
+    """The release with exactly this version (unique across the server), if any."""
+    if not is_semver(version):
+        return None  # no release can have it: no query
+    return session.scalar(select(Release).where(Release.version == version))
+
+
 def get_release_by_version(session: Session, version: str) -> ReleaseView:
     """The release with exactly this version (versions are unique across the server)."""
     with read_transaction(session):
-        release = (
-            session.scalar(select(Release).where(Release.version == version))
-            if is_semver(version)
-            else None
-        )
+        release = _release_by_version(session, version)
         if release is None:
             raise NotFound(f"no release with version {version!r}", "RELEASE_NOT_FOUND")
         return _view(session, release)
@@ -554,8 +557,8 @@ def find_release_ref(session: Session, ref: str) -> ReleaseView:
     """A release by id or, for people typing at a terminal, by its exact version."""
     with read_transaction(session):
         release = session.get(Release, ref) if is_release_id(ref) else None
-        if release is None and is_semver(ref):
-            release = session.scalar(select(Release).where(Release.version == ref))
+        if release is None:
+            release = _release_by_version(session, ref)
         if release is None:
             raise NotFound(f"no release with id or version {ref!r}", "RELEASE_NOT_FOUND")
         return _view(session, release)
