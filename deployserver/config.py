@@ -98,6 +98,8 @@ class Config:
     installation_buffer_entries: int = 100_000
     # Proxies in front of the server whose X-Forwarded-For entries are believed (0: none).
     trusted_proxies: int = 0
+    # Installation policies: how long a required release is served before the next step.
+    required_dwell_seconds: int = 600
     testing: bool = False
 
     # name -> (parser); the environment variable is PREFIX + name.upper()
@@ -111,6 +113,7 @@ class Config:
         "installation_retention_days": lambda n, v: _int(n, v, 1),
         "installation_buffer_entries": lambda n, v: _int(n, v, 1),
         "trusted_proxies": lambda n, v: _int(n, v, 0),
+        "required_dwell_seconds": lambda n, v: _int(n, v, 0),
         "allow_anonymous": _bool,
     }
 

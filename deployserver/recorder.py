@@ -39,7 +39,17 @@ RETENTION_ACTOR = Actor(name="server:retention")
 class _Seen:
     """One license's polls since the last flush."""
 
-    __slots__ = ("address", "agent", "channel", "count", "first", "last", "release_id", "subject")
+    __slots__ = (
+        "address",
+        "agent",
+        "channel",
+        "count",
+        "first",
+        "last",
+        "release_id",
+        "since",
+        "subject",
+    )
 
     def __init__(
         self,
@@ -56,6 +66,8 @@ class _Seen:
         self.subject = subject
         self.channel = channel
         self.release_id = release_id
+        # The first poll in this batch that served ``release_id``.
+        self.since = now
         self.address = address
         self.agent = agent
 
@@ -108,7 +120,9 @@ class InstallationRecorder:
                 seen.count += 1
                 seen.subject = subject
                 seen.channel = channel
-                seen.release_id = release_id
+                if seen.release_id != release_id:
+                    seen.release_id = release_id
+                    seen.since = now
                 seen.address = address
                 seen.agent = agent
             elif len(self._seen) < self._limit:
@@ -234,6 +248,8 @@ class InstallationRecorder:
                 if new is not None:
                     new.first = old.first
                     new.count += old.count
+                    if new.release_id == old.release_id:
+                        new.since = old.since
                 elif len(self._seen) < self._limit:
                     self._seen[license_id] = old
                 else:
@@ -256,6 +272,7 @@ def _installation_rows(seen: dict[str, _Seen]) -> list[dict[str, Any]]:
             "last_seen": _moment(entry.last),
             "poll_count": entry.count,
             "last_release_id": entry.release_id,
+            "release_since": _moment(entry.since),
             "last_address": (entry.address or "")[: installations.MAX_ADDRESS] or None,
             "last_user_agent": (entry.agent or "")[: installations.MAX_USER_AGENT] or None,
         }

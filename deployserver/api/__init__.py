@@ -9,6 +9,7 @@ from deployserver.api import (
     keys,
     licenses,
     operator,
+    policies,
     releases,
 )
 
@@ -19,6 +20,7 @@ BLUEPRINTS = [
     audit.blp,
     installations.blp,
     licenses.blp,
+    policies.blp,
     keys.blp,
     jwks.blp,
     operator.blp,

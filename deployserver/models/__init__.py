@@ -5,6 +5,7 @@ from deployserver.models.audit import AuditEvent
 from deployserver.models.channels import Channel, ChannelEvent, ChannelRelease, Release
 from deployserver.models.installations import AnonymousPolls, Installation
 from deployserver.models.licenses import License, SigningKey
+from deployserver.models.policies import LicensePin, MaintenanceWindow
 from deployserver.models.tokens import ApiToken
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "ChannelRelease",
     "Installation",
     "License",
+    "LicensePin",
+    "MaintenanceWindow",
     "Release",
     "SigningKey",
 ]
