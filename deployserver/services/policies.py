@@ -8,11 +8,12 @@ change in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, false, select
+from sqlalchemy import Connection, false, or_, select
 from sqlalchemy.orm import Session
 
 from deployserver.cohort import in_cohort
@@ -313,18 +314,51 @@ def set_required(
 
 
 def read_channel_policy(connection: Connection, channel_name: str) -> ChannelPolicy:
-    """The releases that are or were head of a channel, in SemVer order, required, urgent."""
+    """A channel's required and urgent releases (in its head history) with their order."""
     rows = connection.execute(
         select(Release.id, Release.version, ChannelRelease.required, ChannelRelease.urgent)
         .join(ChannelRelease, ChannelRelease.release_id == Release.id)
         .join(Channel, Channel.id == ChannelRelease.channel_id)
-        .where(Channel.name == channel_name, ChannelRelease.candidate_only == false())
+        .where(
+            Channel.name == channel_name,
+            ChannelRelease.candidate_only == false(),
+            or_(ChannelRelease.required, ChannelRelease.urgent),
+        )
     ).all()
     return ChannelPolicy(
         order={row.id: semver_key(row.version) for row in rows},
         required=frozenset(row.id for row in rows if row.required),
         urgent=frozenset(row.id for row in rows if row.urgent),
     )
+
+
+def read_release_keys(
+    connection: Connection, channel_name: str, release_ids: Iterable[str]
+) -> dict[str, tuple[tuple[Any, ...], bool]]:
+    """For releases the channel serves: their SemVer order and whether they are in its head
+    history (a staged candidate is not). Releases the channel never served are absent."""
+    wanted = [release for release in set(release_ids) if is_release_id(release)]
+    if not wanted:
+        return {}
+    rows = connection.execute(
+        select(Release.id, Release.version, ChannelRelease.candidate_only)
+        .join(ChannelRelease, ChannelRelease.release_id == Release.id)
+        .join(Channel, Channel.id == ChannelRelease.channel_id)
+        .where(Channel.name == channel_name, Release.id.in_(wanted))
+    ).all()
+    return {row.id: (semver_key(row.version), not row.candidate_only) for row in rows}
+
+
+def with_releases(
+    base: ChannelPolicy, keys: dict[str, tuple[tuple[Any, ...], bool]], normal: str
+) -> ChannelPolicy:
+    """``base`` knowing the order of more releases: those in the head history, and the
+    normal answer (a rollout candidate is served to its cohort, so it is a target)."""
+    order = dict(base.order)
+    for release, (key, in_history) in keys.items():
+        if in_history or release == normal:
+            order[release] = key
+    return ChannelPolicy(order, base.required, base.urgent)
 
 
 def read_license_policies(connection: Connection) -> dict[str, LicensePolicy]:
@@ -359,12 +393,15 @@ def read_last_served(connection: Connection, license_id: str, channel: str) -> L
     """The release an installation was last served on ``channel`` (written by the recorder)."""
     row = connection.execute(
         select(
-            Installation.last_release_id, Installation.release_since, Installation.first_seen
+            Installation.last_release_id,
+            Installation.release_since,
+            Installation.first_seen,
+            Installation.last_seen,
         ).where(Installation.license_id == license_id, Installation.channel == channel)
     ).first()
     if row is None or row.last_release_id is None:
         return None
-    return LastServed(row.last_release_id, row.release_since or row.first_seen)
+    return LastServed(row.last_release_id, row.release_since or row.first_seen, row.last_seen)
 
 
 def explain_decision(
@@ -382,21 +419,18 @@ def explain_decision(
         if candidate is not None and in_cohort(license.id, candidate, channel.rollout_percent or 0):
             normal, normal_reason = candidate, Reason.COHORT
         connection = session.connection()
-        channel_policy = read_channel_policy(connection, channel.name)
-        if normal not in channel_policy.order:
-            # A staged candidate is not history, but its cohort is served it.
-            version = session.scalar(select(Release.version).where(Release.id == normal))
-            channel_policy = ChannelPolicy(
-                {**channel_policy.order, normal: semver_key(version or "0.0.0")},
-                channel_policy.required,
-                channel_policy.urgent,
-            )
         pin = session.get(LicensePin, license.id)
+        last = read_last_served(connection, license.id, channel.name)
+        asked = [normal] + [row.release_id for row in (pin, last) if row is not None]
+        channel_policy = with_releases(
+            read_channel_policy(connection, channel.name),
+            read_release_keys(connection, channel.name, asked),
+            normal,
+        )
         window = _window_of(session.get(MaintenanceWindow, license.id))
         policy = LicensePolicy(
             Pin(pin.release_id, pin.until, pin.reason) if pin is not None else None, window
         )
-        last = read_last_served(connection, license.id, channel.name)
         decision: Decision = decide(
             moment,
             normal,

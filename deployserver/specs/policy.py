@@ -47,10 +47,12 @@ class LicensePolicy:
 
 @dataclass(frozen=True, slots=True)
 class LastServed:
-    """The release an installation was last served on a channel, and since when."""
+    """The release an installation was last served on a channel, since when, and when it
+    was last polled (where known)."""
 
     release_id: str
     since: datetime
+    seen: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
