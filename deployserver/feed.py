@@ -28,6 +28,7 @@ from deployserver.extensions import AppState
 from deployserver.lkg import LastKnownGood
 from deployserver.models import Channel, ChannelRelease
 from deployserver.policyfeed import PolicyFeed
+from deployserver.recorder import installation_recorder
 from deployserver.services.releases import is_release_id
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,12 @@ class SpecFeed:
         # What this worker last wrote to (or found in) the store, by file name.
         self._persisted: dict[str, str] = {}
         self.policies = PolicyFeed(
-            app_state.engine, self._ttl, app_state.config.required_dwell_seconds
+            app_state.engine,
+            self._ttl,
+            app_state.config.required_dwell_seconds,
+            lambda license_id, channel: installation_recorder(app_state).pending_release(
+                license_id, channel
+            ),
         )
 
     def head(self, channel: str, license_id: str | None = None) -> ServedSpec:

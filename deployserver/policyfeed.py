@@ -36,6 +36,7 @@ from deployserver.specs.policy import (
     LicensePolicy,
     Reason,
     decide,
+    latest_served,
 )
 
 # Beyond this many installations remembered, a cache starts over (reloaded on demand).
@@ -48,11 +49,14 @@ class PolicyFeed:
         engine: Engine,
         ttl_seconds: float,
         dwell_seconds: float,
+        pending: Callable[[str, str], tuple[str, float, float] | None],
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._engine = engine
         self._ttl = ttl_seconds
         self._dwell = timedelta(seconds=dwell_seconds)
+        # What this worker's installation recorder holds, not yet written.
+        self._pending = pending
         self._clock = clock or (lambda: datetime.now(UTC))
         self._licenses: tuple[float, dict[str, LicensePolicy]] = (0.0, {})
         self._channels: dict[str, tuple[float, ChannelPolicy]] = {}
@@ -143,6 +147,18 @@ class PolicyFeed:
                     found[release] = value
         return found
 
+    def pending(self, license_id: str, channel: str) -> LastServed | None:
+        """What this worker served the installation and has not written yet."""
+        known = []
+        own = self._served.get((license_id, channel))
+        if own is not None:
+            known.append(LastServed(own[0].release_id, own[0].since, own[1]))
+        pending = self._pending(license_id, channel)
+        if pending is not None:
+            release, first, seen = pending
+            known.append(LastServed(release, _moment(first), _moment(seen)))
+        return latest_served(known)
+
     def forget(self) -> None:
         """Drop the cached policies and stored facts (a write in this process)."""
         self._licenses = (0.0, {})
@@ -192,17 +208,10 @@ class PolicyFeed:
             self._stored[key] = (time.monotonic() + self._ttl, stored)
         else:
             stored = entry[1]
-        own = self._served.get(key)
-        if own is None:
-            return stored
-        mine, when = own
-        if stored is None:
-            return mine
-        if stored.release_id == mine.release_id:
-            # The earliest known start of this release counts (another worker may have
-            # served it first).
-            return stored if stored.since < mine.since else mine
-        # Two answers: the most recent poll tells what the installation runs now.
-        if stored.seen is not None and stored.seen > when:
-            return stored
-        return mine
+        mine = self.pending(*key)
+        known = [item for item in (stored, mine) if item is not None]
+        return latest_served(known)
+
+
+def _moment(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)

@@ -132,6 +132,15 @@ class InstallationRecorder:
         if self._thread is None:
             self._start()
 
+    def pending_release(self, license_id: str, channel: str) -> tuple[str, float, float] | None:
+        """The release this worker served ``license_id`` on ``channel`` since the last
+        flush: (release id, first and last poll that served it, epoch seconds)."""
+        with self._lock:
+            seen = self._seen.get(license_id)
+            if seen is None or seen.channel != channel:
+                return None
+            return seen.release_id, seen.since, seen.last
+
     def anonymous(self, channel: str) -> None:
         """Note one poll without a license (counted per channel and hour)."""
         key = (channel, int(time.time()) // 3600)

@@ -104,6 +104,10 @@ class PublishSchema(Schema):
         RolloutArgsSchema,
         metadata={"description": "Stage the release as the channel's candidate instead of head"},
     )
+    urgent = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Reach licenses outside their maintenance windows too"},
+    )
 
 
 class PromoteSchema(Schema):
@@ -111,6 +115,10 @@ class PromoteSchema(Schema):
     rollout = fields.Nested(
         RolloutArgsSchema,
         metadata={"description": "Stage the release as the channel's candidate instead of head"},
+    )
+    urgent = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Reach licenses outside their maintenance windows too"},
     )
 
 
@@ -380,6 +388,7 @@ class Promote(MethodView):
                 name,
                 data["release_id"],
                 rollout_percent=rollout["percent"] if rollout else None,
+                urgent=data["urgent"],
             )
         )
 

@@ -15,6 +15,7 @@ from deployserver.auth import current_actor, require
 from deployserver.db import get_session
 from deployserver.errors import Forbidden
 from deployserver.extensions import state
+from deployserver.feed import spec_feed
 from deployserver.services import policies
 from deployserver.services.policies import MAX_REASON, PoliciesView
 from deployserver.specs.policy import Reason
@@ -149,8 +150,11 @@ class LicenseDecision(MethodView):
     @problems(blp, 401, 403, 404, s404="No such license, or its channel is empty")
     def get(self, license_id: str) -> policies.DecisionView:
         """Which release this license's next poll gets, and which rule chose it."""
-        dwell = state().config.required_dwell_seconds
-        return policies.explain_decision(get_session(), license_id, dwell)
+        app_state = state()
+        dwell = app_state.config.required_dwell_seconds
+        return policies.explain_decision(
+            get_session(), license_id, dwell, pending=spec_feed(app_state).policies.pending
+        )
 
 
 @blp.route("/channels/<channel>/releases/<release_id>")

@@ -8,7 +8,7 @@ change in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +40,7 @@ from deployserver.specs.policy import (
     Pin,
     Reason,
     decide,
+    latest_served,
 )
 from deployserver.specs.values import semver_key
 from deployserver.specs.windows import Window, parse_window
@@ -405,9 +406,14 @@ def read_last_served(connection: Connection, license_id: str, channel: str) -> L
 
 
 def explain_decision(
-    session: Session, license_id: str, dwell_seconds: int, now: datetime | None = None
+    session: Session,
+    license_id: str,
+    dwell_seconds: int,
+    now: datetime | None = None,
+    pending: Callable[[str, str], LastServed | None] | None = None,
 ) -> DecisionView:
-    """Which release the license's next poll gets and why, from the stored facts."""
+    """Which release the license's next poll gets and why, from the stored facts and, with
+    ``pending``, what the calling worker served and has not written yet."""
     moment = now or utcnow()
     with read_transaction(session):
         license = _license(session, license_id)
@@ -420,7 +426,10 @@ def explain_decision(
             normal, normal_reason = candidate, Reason.COHORT
         connection = session.connection()
         pin = session.get(LicensePin, license.id)
-        last = read_last_served(connection, license.id, channel.name)
+        known = [read_last_served(connection, license.id, channel.name)]
+        if pending is not None:
+            known.append(pending(license.id, channel.name))
+        last = latest_served([item for item in known if item is not None])
         asked = [normal] + [row.release_id for row in (pin, last) if row is not None]
         channel_policy = with_releases(
             read_channel_policy(connection, channel.name),

@@ -385,6 +385,7 @@ def publish_release(
     metadata: Any = None,
     notes: Any = "",
     rollout_percent: int | None = None,
+    urgent: bool = False,
 ) -> Published:
     """Create a release and make it the channel's head (with ``rollout_percent``: its
     rollout candidate, served to that share of licenses).
@@ -439,7 +440,16 @@ def publish_release(
             move_head(session, actor, channel, release, "publish")
         else:
             _stage_candidate(session, actor, channel, release, rollout_percent)
+        _mark_urgent(session, channel, release, urgent)
         return Published(_view(session, release), changed=True, warnings=warnings)
+
+
+def _mark_urgent(session: Session, channel: Channel, release: Release, urgent: bool) -> None:
+    """An urgent arrival reaches licenses outside their maintenance windows (policies)."""
+    if urgent:
+        served = session.get(ChannelRelease, (channel.id, release.id))
+        assert served is not None
+        served.urgent = True
 
 
 def is_release_id(text: Any) -> bool:
@@ -460,6 +470,7 @@ def promote_release(
     channel_name: str,
     release_id: str,
     rollout_percent: int | None = None,
+    urgent: bool = False,
 ) -> Published:
     """Make an existing release (same id, same content) the channel's head too (with
     ``rollout_percent``: its rollout candidate).
@@ -482,6 +493,7 @@ def promote_release(
             move_head(session, actor, channel, release, "promote")
         else:
             _stage_candidate(session, actor, channel, release, rollout_percent)
+        _mark_urgent(session, channel, release, urgent)
         return Published(_view(session, release), changed=True, warnings=warnings)
 
 

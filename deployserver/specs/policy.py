@@ -12,7 +12,7 @@ which release, never what it says.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -53,6 +53,20 @@ class LastServed:
     release_id: str
     since: datetime
     seen: datetime | None = None
+
+
+def latest_served(known: list[LastServed]) -> LastServed | None:
+    """Merge what several sources know (the installation row, a worker's own answers): the
+    most recent poll tells what the installation runs now; the earliest known start of that
+    release counts (another worker may have served it first)."""
+    if not known:
+        return None
+    latest = max(known, key=lambda item: item.seen or _EPOCH)
+    since = min(item.since for item in known if item.release_id == latest.release_id)
+    return LastServed(latest.release_id, since, latest.seen)
+
+
+_EPOCH = datetime.fromtimestamp(0, UTC)
 
 
 @dataclass(frozen=True, slots=True)
