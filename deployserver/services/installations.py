@@ -1,10 +1,10 @@
 """Installation insights: the batched poll upserts, the lists and adoption views, retention.
 
-Polls are noted in memory per worker (``deployserver/recorder.py``) and reach this module as
-batches. Each batch is written with the dialect's own upsert (``ON CONFLICT`` on PostgreSQL
-and SQLite, ``ON DUPLICATE KEY UPDATE`` on MySQL), so workers writing the same license at
-the same time add their counts up instead of conflicting; rows are written in key order so
-two batches lock them in the same order and never deadlock.
+Polls are noted in memory per worker (``deployserver/feed/recorder.py``) and reach this
+module as batches. Each batch is written with the dialect's own upsert (``ON CONFLICT`` on
+PostgreSQL and SQLite, ``ON DUPLICATE KEY UPDATE`` on MySQL), so workers writing the same
+license at the same time add their counts up instead of conflicting; rows are written in key
+order so two batches lock them in the same order and never deadlock.
 """
 
 from __future__ import annotations

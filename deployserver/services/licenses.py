@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from deployserver.config import Config
 from deployserver.db import end_read, utcnow, write_transaction
 from deployserver.errors import Conflict, Invalid, NotFound
-from deployserver.licensing.verify import MAX_TOKEN_LENGTH
+from deployserver.licensing.judge import MAX_TOKEN_LENGTH
 from deployserver.models import Channel, License
 from deployserver.pagination import (
     Page,

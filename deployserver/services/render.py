@@ -18,11 +18,11 @@ from deployserver.db import read_transaction
 from deployserver.errors import Invalid, NotFound
 from deployserver.models import ChannelRelease
 from deployserver.services.channels import find_channel
-from deployserver.services.releases import is_release_id
 from deployserver.specs.charts import validate_chart
 from deployserver.specs.masking import mask_secrets
 from deployserver.specs.merge import LayerConflict, merge_specs, null_path
 from deployserver.specs.paths import under
+from deployserver.specs.release import is_release_id
 from deployserver.specs.values import validate_values
 
 OPERATOR_API_VERSION = "apps.wandb.com/v1"

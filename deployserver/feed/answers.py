@@ -22,12 +22,12 @@ from sqlalchemy import and_, false, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import aliased
 
-from deployserver.cohort import in_cohort
 from deployserver.errors import NotFound, Unavailable
 from deployserver.extensions import AppState
-from deployserver.lkg import LastKnownGood
+from deployserver.feed.cohorts import in_cohort
+from deployserver.feed.lkg import LastKnownGood
 from deployserver.models import Channel, ChannelRelease
-from deployserver.services.releases import is_release_id
+from deployserver.specs.release import is_release_id
 
 log = logging.getLogger(__name__)
 
