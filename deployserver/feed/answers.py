@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, false, select
+from sqlalchemy import and_, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import aliased
 
@@ -238,7 +238,7 @@ class SpecFeed:
                 Channel.name == channel,
                 ChannelRelease.release_id == release_id,
                 # A staged candidate is not history: only its cohort sees it (above).
-                ChannelRelease.candidate_only == false(),
+                ChannelRelease.was_head,
             )
         )
         with self._engine.connect() as connection:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from deployserver.db import utcnow
-from deployserver.errors import Conflict, Invalid
+from deployserver.errors import Conflict
 from deployserver.models import Channel, ChannelEvent, ChannelRelease, Release
 from deployserver.services import audit
 from deployserver.services.channels import (
@@ -26,8 +26,8 @@ from deployserver.services.channels import (
 )
 from deployserver.specs.canonical import digest_of, etag_for
 from deployserver.specs.diff import ValuesWarning, values_warnings
-from deployserver.specs.merge import MergeConflict
-from deployserver.specs.paths import under
+from deployserver.specs.merge import MergeConflict, merge_conflict
+from deployserver.specs.release import is_release_id
 from deployserver.specs.served import served_body
 
 # History actions that move the head; the others (rollout-start, rollout-advance,
@@ -35,15 +35,24 @@ from deployserver.specs.served import served_body
 HEAD_ACTIONS = ("publish", "promote", "rollback", "rollout-complete")
 
 
+def channel_release(session: Session, channel: Channel, release_id: str) -> ChannelRelease | None:
+    """What ``release_id`` serves on ``channel``, if it ever arrived there (head or candidate).
+
+    Whether it counts as head history is :attr:`ChannelRelease.was_head`.
+    """
+    if not is_release_id(release_id):
+        return None
+    return session.get(ChannelRelease, (channel.id, release_id))
+
+
 def served_on(release: Release, channel: Channel) -> str:
     try:
         return served_body(release, channel)
     except MergeConflict as exc:
-        path = under("values", exc.path)
-        raise Invalid(
-            f"{path}: clashes with the base values of channel {channel.name!r}: {exc.message}",
-            "MERGE_CONFLICT",
-            errors={path: [exc.message]},
+        raise merge_conflict(
+            exc.path,
+            exc.message,
+            f"clashes with the base values of channel {channel.name!r}: {exc.message}",
         ) from None
 
 

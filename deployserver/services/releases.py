@@ -16,20 +16,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import false, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from deployserver.db import read_transaction, utcnow, write_transaction
+from deployserver.db import find_or_404, read_transaction, utcnow, write_transaction
 from deployserver.errors import Conflict, Invalid, NotFound
 from deployserver.models import Channel, ChannelEvent, ChannelRelease, Release
 from deployserver.pagination import (
     Page,
-    before,
+    SortKey,
     cursor_int,
     cursor_str,
     cursor_time,
-    decode_cursor,
+    keyset,
     page_of,
 )
 from deployserver.services import audit, heads
@@ -103,7 +103,7 @@ def _channels_of(session: Session, release_ids: list[str]) -> dict[str, list[str
             .join(Channel, Channel.id == ChannelRelease.channel_id)
             .where(
                 ChannelRelease.release_id.in_(release_ids),
-                ChannelRelease.candidate_only == false(),
+                ChannelRelease.was_head,
             )
             .order_by(Channel.name)
         )
@@ -200,10 +200,9 @@ def publish_release(
 
 
 def _find_release(session: Session, release_id: str) -> Release:
-    release = session.get(Release, release_id) if is_release_id(release_id) else None
-    if release is None:
-        raise NotFound(f"no release {release_id!r}", "RELEASE_NOT_FOUND")
-    return release
+    return find_or_404(
+        session, Release, release_id, guard=is_release_id, noun="release", code="RELEASE_NOT_FOUND"
+    )
 
 
 def promote_release(
@@ -264,12 +263,8 @@ def rollback_channel(
                 )
             target_id = latest.previous_release_id
         else:
-            served = (
-                session.get(ChannelRelease, (channel.id, release_id))
-                if is_release_id(release_id)
-                else None
-            )
-            if served is None or served.candidate_only:
+            served = heads.channel_release(session, channel, release_id)
+            if served is None or not served.was_head:
                 raise Invalid.field(
                     "releaseId",
                     f"release {release_id!r} has never been head of channel {channel_name!r}",
@@ -330,29 +325,19 @@ def list_channel_releases(
     session: Session, channel_name: str, limit: int, cursor: str | None
 ) -> Page[ReleaseView]:
     """Every release that has been head of the channel, newest arrival first."""
-    position = decode_cursor(cursor, "arrivedAt", "id")
     with read_transaction(session):
         channel = find_channel(session, channel_name)
-        query = (
+        # Both keys from channel_releases, so its (channel_id, arrived_at, release_id) index
+        # gives the order and the keyset range without a sort.
+        query = keyset(
             select(Release, ChannelRelease.arrived_at)
             .join(ChannelRelease, ChannelRelease.release_id == Release.id)
-            .where(
-                ChannelRelease.channel_id == channel.id, ChannelRelease.candidate_only == false()
-            )
-            # Both keys from channel_releases, so its (channel_id, arrived_at, release_id)
-            # index gives the order and the keyset range without a sort.
-            .order_by(ChannelRelease.arrived_at.desc(), ChannelRelease.release_id.desc())
-            .limit(limit + 1)
+            .where(ChannelRelease.channel_id == channel.id, ChannelRelease.was_head),
+            cursor,
+            limit,
+            SortKey("arrivedAt", ChannelRelease.arrived_at, cursor_time),
+            SortKey("id", ChannelRelease.release_id, cursor_str),
         )
-        if position is not None:
-            query = query.where(
-                before(
-                    ChannelRelease.arrived_at,
-                    ChannelRelease.release_id,
-                    cursor_time(position, "arrivedAt"),
-                    cursor_str(position, "id"),
-                )
-            )
         rows = session.execute(query).all()
         channels = _channels_of(session, [release.id for release, _ in rows])
         items = [
@@ -366,17 +351,14 @@ def channel_history(
     session: Session, channel_name: str, limit: int, cursor: str | None
 ) -> Page[HistoryEntry]:
     """Every head change and rollout step of the channel, newest first."""
-    position = decode_cursor(cursor, "id")
     with read_transaction(session):
         channel = find_channel(session, channel_name)
-        query = (
-            select(ChannelEvent)
-            .where(ChannelEvent.channel_id == channel.id)
-            .order_by(ChannelEvent.id.desc())
-            .limit(limit + 1)
+        query = keyset(
+            select(ChannelEvent).where(ChannelEvent.channel_id == channel.id),
+            cursor,
+            limit,
+            SortKey("id", ChannelEvent.id, cursor_int),
         )
-        if position is not None:
-            query = query.where(ChannelEvent.id < cursor_int(position, "id"))
         entries = [
             HistoryEntry(
                 id=event.id,

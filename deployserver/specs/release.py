@@ -6,14 +6,13 @@ id, and a staged rollout's percentage.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from deployserver.errors import Invalid
 from deployserver.specs.canonical import NotCanonicalizable, canonical_json, digest_of
 from deployserver.specs.charts import validate_chart
-from deployserver.specs.text import validate_text
+from deployserver.specs.text import is_uuid, validate_text
 from deployserver.specs.values import (
     parse_values_yaml,
     validate_metadata,
@@ -23,9 +22,6 @@ from deployserver.specs.values import (
 
 # Bytes of UTF-8: MariaDB's TEXT column holds 65,535 of them, whatever the characters.
 MAX_NOTES_BYTES = 65_535
-# Release ids are the server's own uuid4 strings. Anything else names no release, and is not
-# sent to the database (a NUL in it is an error there on PostgreSQL, not an empty result).
-RELEASE_ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # History actions that move the head; the others (rollout-start, rollout-advance,
 
 
@@ -81,8 +77,12 @@ def release_spec(
 
 
 def is_release_id(text: Any) -> bool:
-    """True when ``text`` has the shape of a release id (whether or not such a release exists)."""
-    return isinstance(text, str) and RELEASE_ID_RE.fullmatch(text) is not None
+    """True when ``text`` has the shape of a release id (whether or not such a release exists).
+
+    Release ids are the server's own uuid4 strings. Anything else names no release, and is not
+    sent to the database (a NUL in it is an error there on PostgreSQL, not an empty result).
+    """
+    return is_uuid(text)
 
 
 def validate_rollout_percent(percent: Any, field: str = "rollout.percent") -> int:
