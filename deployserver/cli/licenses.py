@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from deployserver.cli import app_context, cli, echo_json
 from deployserver.cli.keys import cli_actor
+from deployserver.cli.root import app_context, cli, echo_json
 from deployserver.db import get_session
 from deployserver.extensions import state
 from deployserver.licensing.verifier import license_verifier

@@ -23,9 +23,7 @@ from deployserver.licensing.judge import MAX_KID_LENGTH
 from deployserver.models import SigningKey
 from deployserver.pagination import Page, SortKey, cursor_str, cursor_time, keyset, page_of
 from deployserver.services import audit
-from deployserver.services.health import READINESS_CHECKS
 from deployserver.specs.canonical import digest_of
-from deployserver.startup import STARTUP_TASKS
 
 log = logging.getLogger(__name__)
 
@@ -215,8 +213,3 @@ def signing_key_ready(app_state: AppState) -> str:
         log.warning("readiness: cannot read signing keys: %s", type(exc).__name__)
         return "unreadable"
     return "ok" if found else "no active signing key"
-
-
-if ensure_signing_key not in STARTUP_TASKS:
-    STARTUP_TASKS.append(ensure_signing_key)
-READINESS_CHECKS["signing_key"] = signing_key_ready
