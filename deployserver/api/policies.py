@@ -15,7 +15,7 @@ from deployserver.auth import current_actor, require
 from deployserver.db import get_session
 from deployserver.errors import Forbidden
 from deployserver.extensions import state
-from deployserver.feed import spec_feed
+from deployserver.feed.answers import spec_feed
 from deployserver.services import policies
 from deployserver.services.policies import MAX_REASON, PoliciesView
 from deployserver.specs.policy import Reason

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, false, or_, select
+from sqlalchemy import Connection, or_, select
 from sqlalchemy.orm import Session
 
-from deployserver.cohort import in_cohort
-from deployserver.db import read_transaction, utcnow, write_transaction
+from deployserver.db import find_or_404, read_transaction, utcnow, write_transaction
 from deployserver.errors import Invalid, NotFound
+from deployserver.feed.cohorts import in_cohort
 from deployserver.models import (
     Channel,
     ChannelRelease,
@@ -30,7 +30,6 @@ from deployserver.models import (
 )
 from deployserver.services import audit
 from deployserver.services.channels import find_channel
-from deployserver.services.releases import is_release_id
 from deployserver.specs.canonical import digest_of
 from deployserver.specs.policy import (
     ChannelPolicy,
@@ -42,6 +41,8 @@ from deployserver.specs.policy import (
     decide,
     latest_served,
 )
+from deployserver.specs.release import is_release_id
+from deployserver.specs.text import is_uuid
 from deployserver.specs.values import semver_key
 from deployserver.specs.windows import Window, parse_window
 
@@ -84,10 +85,9 @@ class DecisionView:
 
 
 def _license(session: Session, license_id: str) -> License:
-    license = session.get(License, license_id) if is_release_id(license_id) else None
-    if license is None:
-        raise NotFound(f"no license {license_id!r}", "LICENSE_NOT_FOUND")
-    return license
+    return find_or_404(
+        session, License, license_id, guard=is_uuid, noun="license", code="LICENSE_NOT_FOUND"
+    )
 
 
 def license_channel(session: Session, license_id: str) -> str:
@@ -147,7 +147,7 @@ def _release_on_channel(session: Session, channel: Channel, ref: str, field: str
     if release is None:
         release = session.scalar(select(Release).where(Release.version == ref))
     served = session.get(ChannelRelease, (channel.id, release.id)) if release is not None else None
-    if release is None or served is None or served.candidate_only:
+    if release is None or served is None or not served.was_head:
         raise Invalid.field(
             field,
             f"release {ref!r} has never been head of channel {channel.name!r}",
@@ -322,7 +322,7 @@ def read_channel_policy(connection: Connection, channel_name: str) -> ChannelPol
         .join(Channel, Channel.id == ChannelRelease.channel_id)
         .where(
             Channel.name == channel_name,
-            ChannelRelease.candidate_only == false(),
+            ChannelRelease.was_head,
             or_(ChannelRelease.required, ChannelRelease.urgent),
         )
     ).all()

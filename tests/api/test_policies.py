@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 
 from deployserver.config import Config
 from deployserver.extensions import state
+from deployserver.feed.recorder import installation_recorder
 from deployserver.models import AuditEvent, LicensePin, MaintenanceWindow
-from deployserver.recorder import installation_recorder
 from tests.operator_client import Seeder, basic
 
 BERLIN_WEEKEND = {

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from deployserver import create_app
 from deployserver.config import Config
 from deployserver.extensions import state
-from deployserver.recorder import installation_recorder
+from deployserver.feed.recorder import installation_recorder
 from tests.operator_client import Seeder, basic, decode_spec
 
 CHANNEL_URL = "/api/v1/operator/channel"
