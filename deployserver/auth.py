@@ -67,6 +67,12 @@ def require(role: str, channel_arg: str | None = None) -> Callable[[F], F]:
             g.principal = principal
             return view(*args, **kwargs)
 
+        # The OpenAPI document: this operation takes a bearer token (flask-smorest's doc).
+        apidoc = getattr(wrapper, "_apidoc", {})
+        wrapper._apidoc = {  # type: ignore[attr-defined]
+            **apidoc,
+            "manual_doc": {**apidoc.get("manual_doc", {}), "security": [{"bearerAuth": []}]},
+        }
         return cast(F, wrapper)
 
     return decorator

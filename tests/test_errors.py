@@ -130,8 +130,10 @@ def test_log_records_carry_the_request_id(app: Flask) -> None:
     assert RequestIdFilter().filter(record) and record.request_id == "-"  # type: ignore[attr-defined]
 
 
-def test_json_nested_too_deeply_is_400_not_500(client: FlaskClient) -> None:
-    # Unauthenticated and parsed before anything else: must stay a clean refusal.
+def test_json_nested_too_deeply_is_422_not_500(client: FlaskClient) -> None:
+    # Unauthenticated and parsed before anything else: must stay a clean refusal, and say
+    # what is wrong (it is valid JSON, only deeper than the parser reads).
     body = '{"license":' + "[" * 100_000 + "]" * 100_000 + "}"
     response = client.post("/api/v1/licenses/validate", data=body, content_type="application/json")
-    assert_problem(response, 400, "MALFORMED_JSON")
+    problem = assert_problem(response, 422, "NESTING_TOO_DEEP")
+    assert "nested too deeply" in problem["detail"] and "64 levels" in problem["detail"]

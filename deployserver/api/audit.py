@@ -8,6 +8,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields
 
 from deployserver.api.blueprint import Blueprint
+from deployserver.api.fields import StorableText
 from deployserver.api.schemas import Timestamp, page_schema, problems
 from deployserver.auth import require
 from deployserver.db import get_session
@@ -19,7 +20,7 @@ blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="Audi
 
 
 class AuditArgsSchema(PageArgsSchema):
-    target = fields.String(metadata={"description": "Only events of this target"})
+    target = StorableText(metadata={"description": "Only events of this target"})
 
 
 class AuditEventSchema(Schema):

@@ -6,9 +6,17 @@ from dataclasses import asdict
 from typing import Any
 
 from flask.views import MethodView
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from deployserver.api.blueprint import Blueprint
+from deployserver.api.fields import (
+    TEXT_LENGTH,
+    BoundedInteger,
+    ChannelName,
+    JsonObject,
+    QueryInteger,
+    StorableText,
+)
 from deployserver.api.releases import ReleaseSchema
 from deployserver.api.schemas import Timestamp, page_schema, problems
 from deployserver.auth import current_actor, require, require_role_for
@@ -52,10 +60,10 @@ class RolloutSchema(Schema):
 
 
 class RolloutArgsSchema(Schema):
-    percent = fields.Integer(
+    percent = BoundedInteger(
+        1,
+        99,
         required=True,
-        strict=True,
-        validate=validate.Range(min=1, max=99),
         metadata={"description": "Share of licenses (1-99) that get the candidate"},
     )
 
@@ -79,27 +87,27 @@ class ChannelSchema(Schema):
 
 
 class ChannelCreateSchema(Schema):
-    name = fields.String(required=True, metadata={"pattern": channels.CHANNEL_NAME_RE.pattern})
-    description = fields.String(load_default="")
-    values = fields.Dict(load_default=None, metadata={"description": "Base values"})
+    name = ChannelName(required=True)
+    description = StorableText(max_length=TEXT_LENGTH, load_default="")
+    values = JsonObject(load_default=None, metadata={"description": "Base values"})
     strict_values = fields.Boolean(
         data_key="strictValues", load_default=False, metadata={"description": STRICT_VALUES}
     )
 
 
 class ChannelUpdateSchema(Schema):
-    description = fields.String()
-    values = fields.Dict(metadata={"description": "New base values (replace the old)"})
+    description = StorableText(max_length=TEXT_LENGTH)
+    values = JsonObject(metadata={"description": "New base values (replace the old)"})
     strict_values = fields.Boolean(data_key="strictValues", metadata={"description": STRICT_VALUES})
 
 
 class PublishSchema(Schema):
-    version = fields.String(required=True, metadata={"description": "SemVer 2.0"})
-    chart = fields.Dict(required=True, metadata={"description": "local, OCI or repo chart"})
-    values = fields.Dict()
-    values_yaml = fields.String(data_key="valuesYaml")
-    metadata = fields.Dict(keys=fields.String(), metadata={"description": "String values only"})
-    notes = fields.String()
+    version = StorableText(required=True, metadata={"description": "SemVer 2.0"})
+    chart = JsonObject(required=True, metadata={"description": "local, OCI or repo chart"})
+    values = JsonObject()
+    values_yaml = StorableText(data_key="valuesYaml", max_length=None)
+    metadata = JsonObject(keys=fields.String(), metadata={"description": "String values only"})
+    notes = StorableText(max_length=TEXT_LENGTH)
     rollout = fields.Nested(
         RolloutArgsSchema,
         metadata={"description": "Stage the release as the channel's candidate instead of head"},
@@ -107,7 +115,7 @@ class PublishSchema(Schema):
 
 
 class PromoteSchema(Schema):
-    release_id = fields.String(data_key="releaseId", required=True)
+    release_id = StorableText(data_key="releaseId", required=True)
     rollout = fields.Nested(
         RolloutArgsSchema,
         metadata={"description": "Stage the release as the channel's candidate instead of head"},
@@ -115,7 +123,7 @@ class PromoteSchema(Schema):
 
 
 class RollbackSchema(Schema):
-    release_id = fields.String(data_key="releaseId")
+    release_id = StorableText(data_key="releaseId")
 
 
 class ValuesWarningSchema(Schema):
@@ -148,16 +156,16 @@ class PublishedSchema(ReleaseSchema):
 
 
 class RenderCRSchema(Schema):
-    chart = fields.Dict(metadata={"description": "spec.chart of the custom resource"})
-    values = fields.Dict(metadata={"description": "spec.values of the custom resource"})
+    chart = JsonObject(metadata={"description": "spec.chart of the custom resource"})
+    values = JsonObject(metadata={"description": "spec.values of the custom resource"})
 
 
 class RenderSchema(Schema):
-    release_id = fields.String(
+    release_id = StorableText(
         data_key="releaseId",
         metadata={"description": "A release that is or was head of the channel (default: head)"},
     )
-    user_input = fields.Dict(
+    user_input = JsonObject(
         data_key="userInput",
         metadata={"description": "User input values; a _releaseId in them pins the release"},
     )
@@ -239,10 +247,11 @@ class AdoptionSchema(Schema):
 
 
 class AdoptionArgsSchema(Schema):
-    window_hours = fields.Integer(
+    window_hours = QueryInteger(
+        1,
+        installations.MAX_WINDOW_HOURS,
         data_key="windowHours",
         load_default=installations.DEFAULT_WINDOW_HOURS,
-        validate=validate.Range(min=1, max=installations.MAX_WINDOW_HOURS),
         metadata={"description": "Active window in hours (default 24)"},
     )
 
@@ -271,7 +280,7 @@ class Channels(MethodView):
         return channels.create_channel(get_session(), current_actor(), **data)
 
 
-@blp.route("/<name>")
+@blp.route("/<channel:name>")
 class ChannelByName(MethodView):
     @blp.response(200, ChannelSchema)
     @problems(blp, 401, 403, 404)
@@ -307,7 +316,7 @@ class ChannelByName(MethodView):
         channels.delete_channel(get_session(), current_actor(), name)
 
 
-@blp.route("/<name>/releases")
+@blp.route("/<channel:name>/releases")
 class ChannelReleases(MethodView):
     @blp.response(200, ReleasePageSchema)
     @problems(blp, 401, 403, 404, 422)
@@ -352,7 +361,7 @@ def published_body(published: releases.Published) -> dict[str, Any]:
     return {**asdict(published.release), "warnings": published.warnings}
 
 
-@blp.route("/<name>/promote")
+@blp.route("/<channel:name>/promote")
 class Promote(MethodView):
     @blp.response(200, PublishedSchema)
     @problems(
@@ -384,7 +393,7 @@ class Promote(MethodView):
         )
 
 
-@blp.route("/<name>/rollback")
+@blp.route("/<channel:name>/rollback")
 class Rollback(MethodView):
     @blp.response(200, ChannelSchema)
     @problems(
@@ -409,7 +418,7 @@ class Rollback(MethodView):
         )
 
 
-@blp.route("/<name>/history")
+@blp.route("/<channel:name>/history")
 class History(MethodView):
     @blp.response(200, HistoryPageSchema)
     @problems(blp, 401, 403, 404, 422)
@@ -420,7 +429,7 @@ class History(MethodView):
         return releases.channel_history(get_session(), name, args["limit"], args["cursor"])
 
 
-@blp.route("/<name>/rollout")
+@blp.route("/<channel:name>/rollout")
 class Rollout(MethodView):
     @blp.response(200, ChannelSchema)
     @problems(
@@ -442,7 +451,7 @@ class Rollout(MethodView):
         return rollouts.advance_rollout(get_session(), current_actor(), name, data["percent"])
 
 
-@blp.route("/<name>/rollout/complete")
+@blp.route("/<channel:name>/rollout/complete")
 class RolloutComplete(MethodView):
     @blp.response(200, ChannelSchema)
     @problems(blp, 401, 403, 404, 409, s409="No rollout in progress (NO_ROLLOUT)")
@@ -452,7 +461,7 @@ class RolloutComplete(MethodView):
         return rollouts.complete_rollout(get_session(), current_actor(), name)
 
 
-@blp.route("/<name>/rollout/abort")
+@blp.route("/<channel:name>/rollout/abort")
 class RolloutAbort(MethodView):
     @blp.response(200, ChannelSchema)
     @problems(blp, 401, 403, 404, 409, s409="No rollout in progress (NO_ROLLOUT)")
@@ -462,7 +471,7 @@ class RolloutAbort(MethodView):
         return rollouts.abort_rollout(get_session(), current_actor(), name)
 
 
-@blp.route("/<name>/adoption")
+@blp.route("/<channel:name>/adoption")
 class ChannelAdoption(MethodView):
     @blp.response(200, AdoptionSchema)
     @problems(blp, 401, 403, 404, 422)
@@ -473,7 +482,7 @@ class ChannelAdoption(MethodView):
         return installations.channel_adoption(get_session(), name, args["window_hours"])
 
 
-@blp.route("/<name>/render")
+@blp.route("/<channel:name>/render")
 class Render(MethodView):
     @blp.response(200, RenderedSchema)
     @problems(

@@ -38,7 +38,7 @@ class ReleaseSchema(Schema):
     )
 
 
-@blp.route("/<release_id>")
+@blp.route("/<release_id:release_id>")
 class ReleaseById(MethodView):
     @blp.response(200, ReleaseSchema)
     @problems(blp, 401, 403, 404)
@@ -65,7 +65,7 @@ class DiffSchema(Schema):
     changes = fields.List(fields.Nested(ChangeSchema), required=True)
 
 
-@blp.route("/<release_id>/diff/<other_id>")
+@blp.route("/<release_id:release_id>/diff/<release_id:other_id>")
 class ReleaseDiff(MethodView):
     @blp.response(200, DiffSchema)
     @problems(blp, 401, 403, 404)
