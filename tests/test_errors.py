@@ -136,4 +136,4 @@ def test_json_nested_too_deeply_is_422_not_500(client: FlaskClient) -> None:
     body = '{"license":' + "[" * 100_000 + "]" * 100_000 + "}"
     response = client.post("/api/v1/licenses/validate", data=body, content_type="application/json")
     problem = assert_problem(response, 422, "NESTING_TOO_DEEP")
-    assert "nested too deeply" in problem["detail"] and "64 levels" in problem["detail"]
+    assert "nested too deeply" in problem["detail"] and "30 levels" in problem["detail"]

@@ -18,8 +18,9 @@ from deployserver.api.fields import (
     StorableText,
 )
 from deployserver.api.releases import ReleaseSchema
+from deployserver.api.reveal import RevealArgsSchema, reveal_allowed, shown
 from deployserver.api.schemas import Timestamp, page_schema, problems
-from deployserver.auth import current_actor, require, require_role_for
+from deployserver.auth import current_actor, require
 from deployserver.db import get_session
 from deployserver.extensions import state
 from deployserver.pagination import Page, PageArgsSchema
@@ -172,12 +173,6 @@ class RenderSchema(Schema):
     cr = fields.Nested(RenderCRSchema)
 
 
-class RenderArgsSchema(Schema):
-    reveal = fields.Boolean(
-        load_default=False, metadata={"description": "Show secrets-looking values (admin only)"}
-    )
-
-
 class RenderedSpecSchema(Schema):
     metadata = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
     chart = fields.Dict(required=True)
@@ -267,17 +262,22 @@ class Channels(MethodView):
     @problems(blp, 401, 403, 422)
     @require("viewer")
     @blp.arguments(PageArgsSchema, location="query")
-    def get(self, args: dict[str, Any]) -> Page[channels.ChannelView]:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def get(self, args: dict[str, Any], reveal: bool) -> Page[channels.ChannelView]:
         """List channels by name."""
-        return channels.list_channels(get_session(), args["limit"], args["cursor"])
+        page = channels.list_channels(get_session(), args["limit"], args["cursor"])
+        reveal = reveal_allowed(reveal)
+        return Page([shown(view, reveal) for view in page.items], page.next_cursor)
 
     @blp.response(201, ChannelSchema)
     @problems(blp, 400, 401, 403, 409, 413, 422, s409="The channel exists (CHANNEL_EXISTS)")
     @require("admin")
     @blp.arguments(ChannelCreateSchema)
-    def post(self, data: dict[str, Any]) -> channels.ChannelView:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def post(self, data: dict[str, Any], reveal: bool) -> channels.ChannelView:
         """Create a channel, optionally with base values."""
-        return channels.create_channel(get_session(), current_actor(), **data)
+        created = channels.create_channel(get_session(), current_actor(), **data)
+        return shown(created, reveal_allowed(reveal))
 
 
 @blp.route("/<channel:name>")
@@ -285,9 +285,10 @@ class ChannelByName(MethodView):
     @blp.response(200, ChannelSchema)
     @problems(blp, 401, 403, 404)
     @require("viewer")
-    def get(self, name: str) -> channels.ChannelView:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def get(self, name: str, reveal: bool) -> channels.ChannelView:
         """Show a channel and its head."""
-        return channels.get_channel(get_session(), name)
+        return shown(channels.get_channel(get_session(), name), reveal_allowed(reveal))
 
     @blp.response(200, ChannelUpdatedSchema)
     @problems(
@@ -303,10 +304,12 @@ class ChannelByName(MethodView):
     )
     @require("publisher", channel_arg="name")
     @blp.arguments(ChannelUpdateSchema)
-    def patch(self, data: dict[str, Any], name: str) -> dict[str, Any]:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def patch(self, data: dict[str, Any], name: str, reveal: bool) -> dict[str, Any]:
         """Change the description, strictValues or replace the base values."""
         update = channels.update_channel(get_session(), current_actor(), name, **data)
-        return {**asdict(update.channel), "warnings": update.warnings}
+        channel = shown(update.channel, reveal_allowed(reveal))
+        return {**asdict(channel), "warnings": update.warnings}
 
     @blp.response(204)
     @problems(blp, 401, 403, 404, 409, s409="The channel has history (CHANNEL_NOT_EMPTY)")
@@ -322,9 +325,12 @@ class ChannelReleases(MethodView):
     @problems(blp, 401, 403, 404, 422)
     @require("viewer")
     @blp.arguments(PageArgsSchema, location="query")
-    def get(self, args: dict[str, Any], name: str) -> Page[releases.ReleaseView]:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def get(self, args: dict[str, Any], name: str, reveal: bool) -> Page[releases.ReleaseView]:
         """Releases that have been head of the channel, newest arrival first."""
-        return releases.list_channel_releases(get_session(), name, args["limit"], args["cursor"])
+        page = releases.list_channel_releases(get_session(), name, args["limit"], args["cursor"])
+        reveal = reveal_allowed(reveal)
+        return Page([shown(view, reveal) for view in page.items], page.next_cursor)
 
     @blp.response(201, PublishedSchema, description="Published; it is the channel's head")
     @blp.alt_response(200, schema=PublishedSchema, description="Already published: unchanged")
@@ -343,7 +349,8 @@ class ChannelReleases(MethodView):
     )
     @require("publisher", channel_arg="name")
     @blp.arguments(PublishSchema)
-    def post(self, data: dict[str, Any], name: str) -> tuple[dict[str, Any], int]:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def post(self, data: dict[str, Any], name: str, reveal: bool) -> tuple[dict[str, Any], int]:
         """Publish an immutable release and make it the channel's head (or candidate)."""
         rollout = data.pop("rollout", None)
         published = releases.publish_release(
@@ -353,12 +360,13 @@ class ChannelReleases(MethodView):
             **data,
             rollout_percent=rollout["percent"] if rollout else None,
         )
-        return published_body(published), 201 if published.changed else 200
+        return published_body(published, reveal), 201 if published.changed else 200
 
 
-def published_body(published: releases.Published) -> dict[str, Any]:
+def published_body(published: releases.Published, reveal: bool) -> dict[str, Any]:
     """The release as ReleaseSchema reads it, plus the warnings of its arrival."""
-    return {**asdict(published.release), "warnings": published.warnings}
+    release = shown(published.release, reveal_allowed(reveal))
+    return {**asdict(release), "warnings": published.warnings}
 
 
 @blp.route("/<channel:name>/promote")
@@ -379,7 +387,8 @@ class Promote(MethodView):
     )
     @require("publisher", channel_arg="name")
     @blp.arguments(PromoteSchema)
-    def post(self, data: dict[str, Any], name: str) -> dict[str, Any]:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def post(self, data: dict[str, Any], name: str, reveal: bool) -> dict[str, Any]:
         """Make an existing release the channel's head (or candidate) too."""
         rollout = data.get("rollout")
         return published_body(
@@ -389,7 +398,8 @@ class Promote(MethodView):
                 name,
                 data["release_id"],
                 rollout_percent=rollout["percent"] if rollout else None,
-            )
+            ),
+            reveal,
         )
 
 
@@ -411,11 +421,13 @@ class Rollback(MethodView):
     )
     @require("publisher", channel_arg="name")
     @blp.arguments(RollbackSchema, required=False)
-    def post(self, data: dict[str, Any], name: str) -> channels.ChannelView:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def post(self, data: dict[str, Any], name: str, reveal: bool) -> channels.ChannelView:
         """Move the head back to the previous head, or to a named earlier head."""
-        return releases.rollback_channel(
+        channel = releases.rollback_channel(
             get_session(), current_actor(), name, data.get("release_id")
         )
+        return shown(channel, reveal_allowed(reveal))
 
 
 @blp.route("/<channel:name>/history")
@@ -446,9 +458,11 @@ class Rollout(MethodView):
     )
     @require("publisher", channel_arg="name")
     @blp.arguments(RolloutArgsSchema)
-    def post(self, data: dict[str, Any], name: str) -> channels.ChannelView:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def post(self, data: dict[str, Any], name: str, reveal: bool) -> channels.ChannelView:
         """Serve the rollout's candidate to a larger share of licenses."""
-        return rollouts.advance_rollout(get_session(), current_actor(), name, data["percent"])
+        channel = rollouts.advance_rollout(get_session(), current_actor(), name, data["percent"])
+        return shown(channel, reveal_allowed(reveal))
 
 
 @blp.route("/<channel:name>/rollout/complete")
@@ -456,9 +470,11 @@ class RolloutComplete(MethodView):
     @blp.response(200, ChannelSchema)
     @problems(blp, 401, 403, 404, 409, s409="No rollout in progress (NO_ROLLOUT)")
     @require("publisher", channel_arg="name")
-    def post(self, name: str) -> channels.ChannelView:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def post(self, name: str, reveal: bool) -> channels.ChannelView:
         """Make the rollout's candidate the head, for every license."""
-        return rollouts.complete_rollout(get_session(), current_actor(), name)
+        channel = rollouts.complete_rollout(get_session(), current_actor(), name)
+        return shown(channel, reveal_allowed(reveal))
 
 
 @blp.route("/<channel:name>/rollout/abort")
@@ -466,9 +482,11 @@ class RolloutAbort(MethodView):
     @blp.response(200, ChannelSchema)
     @problems(blp, 401, 403, 404, 409, s409="No rollout in progress (NO_ROLLOUT)")
     @require("publisher", channel_arg="name")
-    def post(self, name: str) -> channels.ChannelView:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def post(self, name: str, reveal: bool) -> channels.ChannelView:
         """Withdraw the rollout's candidate; its cohort gets the head again."""
-        return rollouts.abort_rollout(get_session(), current_actor(), name)
+        channel = rollouts.abort_rollout(get_session(), current_actor(), name)
+        return shown(channel, reveal_allowed(reveal))
 
 
 @blp.route("/<channel:name>/adoption")
@@ -499,17 +517,16 @@ class Render(MethodView):
         "path in errors); a release never head of the channel (NOT_IN_CHANNEL_HISTORY)",
     )
     @require("viewer")
-    @blp.arguments(RenderArgsSchema, location="query")
     @blp.arguments(RenderSchema, required=False)
-    def post(self, args: dict[str, Any], data: dict[str, Any], name: str) -> dict[str, Any]:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def post(self, data: dict[str, Any], name: str, reveal: bool) -> dict[str, Any]:
         """Preview the spec the operator would apply: CR > user input > release > defaults."""
-        if args["reveal"]:
-            require_role_for("admin", "reveal=true")
+        reveal = reveal_allowed(reveal)
         spec = render.render_spec(
             get_session(),
             name,
             render.RenderRequest(**data),
             state().config.operator_namespace,
-            reveal=args["reveal"],
+            reveal=reveal,
         )
         return {"spec": spec}

@@ -4,9 +4,11 @@ Every free-form JSON value a request carries (values, base values, charts, metad
 entitlements, render layers) is walked once here, iteratively, before anything recursive
 (merge, canonical JSON, masking, diff) touches it:
 
-- nesting: at most ``MAX_DEPTH`` (64) levels of maps and lists, the top-level object being
-  level 1. Helm values in practice stay under 10; without a bound a value nested a few
-  hundred deep passes the parser and then exhausts the recursion of every later step.
+- nesting: at most ``MAX_DEPTH`` (30) levels of maps and lists, the top-level object being
+  level 1. Without a bound a value nested a few hundred deep passes the parser and then
+  exhausts the recursion of every later step. 30, not more: MariaDB's JSON type refuses a
+  document nested 32 deep (its CHECK fails the insert), and license claims store the
+  entitlements one level down. Helm values in practice stay under 10.
 - size: at most ``MAX_VALUE_NODES`` values (YAML aliases can expand a small document).
 - integers: at most ``MAX_INTEGER_DIGITS`` (400) digits. Python refuses to convert more than
   4300 digits (a ValueError deep in the parser), and anything past 309 digits is beyond the
@@ -22,7 +24,7 @@ from typing import Any
 from deployserver.specs.paths import index_path, key_path
 from deployserver.specs.text import unstorable
 
-MAX_DEPTH = 64
+MAX_DEPTH = 30
 MAX_VALUE_NODES = 1_000_000
 MAX_INTEGER_DIGITS = 400
 

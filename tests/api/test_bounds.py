@@ -40,8 +40,8 @@ def nested(levels: int) -> dict[str, Any]:
 
 
 def path_of(levels: int, field: str) -> str:
-    """The path at which a value nested ``levels`` deep passes the 64-level bound."""
-    return field + ".a" * 64
+    """The path at which a value nested ``levels`` deep passes the 30-level bound."""
+    return field + ".a" * 30
 
 
 def post_raw(client: FlaskClient, path: str, body: str, headers: Headers | None = None) -> Any:
@@ -123,29 +123,29 @@ def test_values_nested_500_deep_are_refused_at_the_path(
     response = client.post("/api/v1/channels/stable/releases", json=body, headers=admin_headers)
     problem = assert_problem(response, 422, "VALIDATION_FAILED")
     assert list(problem["errors"]) == [path_of(500, "values")]
-    assert "nested deeper than 64 levels" in problem["detail"]
+    assert "nested deeper than 30 levels" in problem["detail"]
     assert count(Release) == 0
 
 
-def test_64_levels_are_accepted_65_are_not(
+def test_30_levels_are_accepted_31_are_not(
     client: FlaskClient, admin_headers: Headers, make_channel: Factory
 ) -> None:
     ok = client.post(
-        "/api/v1/channels", json={"name": "ok", "values": nested(64)}, headers=admin_headers
+        "/api/v1/channels", json={"name": "ok", "values": nested(30)}, headers=admin_headers
     )
     assert ok.status_code == 201, ok.get_json()
     deep = client.post(
-        "/api/v1/channels", json={"name": "deep", "values": nested(65)}, headers=admin_headers
+        "/api/v1/channels", json={"name": "deep", "values": nested(31)}, headers=admin_headers
     )
-    assert errors_of(deep) == ["values" + ".a" * 64]
+    assert errors_of(deep) == ["values" + ".a" * 30]
     # Lists count as levels too.
     listed: Any = 1
-    for _ in range(65):
+    for _ in range(30):
         listed = [listed]
     response = client.post(
         "/api/v1/channels", json={"name": "lists", "values": {"l": listed}}, headers=admin_headers
     )
-    assert errors_of(response) == ["values.l" + "[0]" * 63]
+    assert errors_of(response) == ["values.l" + "[0]" * 29]
 
 
 def test_render_user_input_nested_500_deep(
@@ -177,7 +177,7 @@ def test_yaml_nested_1000_deep(
         response = client.post("/api/v1/channels/stable/releases", json=body, headers=admin_headers)
         problem = assert_problem(response, 422, "VALIDATION_FAILED")
         assert next(iter(problem["errors"])).startswith("valuesYaml")
-        assert "nested deeper than 64 levels" in problem["detail"]
+        assert "nested deeper than 30 levels" in problem["detail"]
     assert count(Release) == 0
 
 
@@ -208,7 +208,7 @@ def test_json_too_deep_for_the_parser_says_so(
     body = '{"name":"x","values":{"a":' + "[" * 5000 + "]" * 5000 + "}}"
     response = post_raw(client, "/api/v1/channels", body, admin_headers)
     problem = assert_problem(response, 422, "NESTING_TOO_DEEP")
-    assert "not valid JSON" not in problem["detail"] and "64 levels" in problem["detail"]
+    assert "not valid JSON" not in problem["detail"] and "30 levels" in problem["detail"]
     assert count(Channel) == 0
 
 
@@ -338,3 +338,17 @@ def test_a_chunked_body_over_the_limit_is_413(
             # Read whole: the description is over its column bound, and named.
             assert errors_of(response) == ["description"]
     assert count(Channel) == 0
+
+
+def test_entitlements_at_the_bound_are_stored_on_every_backend(
+    client: FlaskClient, admin_headers: Headers, make_channel: Factory, count: Count
+) -> None:
+    # The claims column holds entitlements one level down: 30 levels of them are 31 stored.
+    make_channel()
+    body = {"subject": "acme", "channel": "stable", "entitlements": nested(30)}
+    issued = client.post("/api/v1/licenses", json=body, headers=admin_headers)
+    assert issued.status_code == 201, issued.get_json()
+    body["entitlements"] = nested(31)
+    refused = client.post("/api/v1/licenses", json=body, headers=admin_headers)
+    assert errors_of(refused) == [path_of(31, "entitlements")]
+    assert count(License) == 1
