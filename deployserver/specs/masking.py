@@ -3,7 +3,7 @@
 A key is secret-looking when its name, ignoring case, ends with ``password``, ``secret``,
 ``token`` or ``license`` (``dbPassword``, ``MYSQL_PASSWORD``, ``clientSecret``,
 ``licenseToken``), or has ``key`` as a whole word or suffix (``key``, ``apiKey``,
-``accessKey``, ``secretKey``, ``API_KEY``; not ``monkey``). The operator masks fewer keys
+``accessKey``, ``secretKey``, ``API_KEY``, ``ACCESSKEY``; not ``monkey``). The operator masks fewer keys
 when it logs a spec; real values name secrets in more ways. Masking too much is harmless in
 a view (an admin can reveal); too little leaks. Every read path for people uses
 :func:`mask_secrets`; the operator's poll never does.
@@ -17,7 +17,7 @@ from typing import Any
 from deployserver.specs.paths import last_key
 
 MASK = "***"
-SECRET_SUFFIXES = ("password", "secret", "token", "license")
+SECRET_SUFFIXES = ("password", "secret", "token", "license", "accesskey", "secretkey")
 # "key" alone, after a separator, or as a camel-case word (an upper-case K after a lower-case
 # letter or digit): apiKey, api_key, API-KEY, secretKey; never the tail of a word (monkey).
 _KEY_WORD = re.compile(r"(?:^|[^A-Za-z]|(?<=[a-z0-9])(?=K))(?:key|Key|KEY)$")
