@@ -14,7 +14,7 @@ from flask import g, request
 
 from deployserver.db import get_session
 from deployserver.errors import Forbidden, Unauthorized
-from deployserver.request_id import current_request_id
+from deployserver.request_id import current_client_request_id, current_request_id
 from deployserver.services.audit import Actor
 from deployserver.services.tokens import Principal, resolve_token
 
@@ -88,4 +88,8 @@ def require_role_for(role: str, what: str) -> None:
 def current_actor() -> Actor:
     """The actor for services: the authenticated token and this request's id."""
     principal: Principal = g.principal
-    return Actor(name=principal.actor_name, request_id=current_request_id())
+    return Actor(
+        name=principal.actor_name,
+        request_id=current_request_id(),
+        client_request_id=current_client_request_id(),
+    )

@@ -91,10 +91,12 @@ def test_unexpected_error_is_500_without_internals(probe_client: FlaskClient) ->
     assert "Traceback" not in body["detail"]
 
 
-def test_request_id_is_accepted_and_echoed(client: FlaskClient) -> None:
+def test_the_server_always_uses_its_own_request_id(client: FlaskClient) -> None:
+    # A caller's id is kept apart (audit events record it as clientRequestId), never adopted.
     response = client.get("/nowhere", headers={"X-Request-ID": "abc-123"})
-    assert response.headers["X-Request-ID"] == "abc-123"
-    assert response.get_json(force=True)["requestId"] == "abc-123"
+    own = response.headers["X-Request-ID"]
+    assert own != "abc-123" and len(own) == 32 and int(own, 16) >= 0
+    assert response.get_json(force=True)["requestId"] == own
 
 
 def test_unsafe_request_id_is_replaced(client: FlaskClient) -> None:
@@ -104,8 +106,8 @@ def test_unsafe_request_id_is_replaced(client: FlaskClient) -> None:
     assert len(generated) == 32
 
 
-def test_request_id_with_a_trailing_newline_is_replaced() -> None:
-    from deployserver.request_id import ENVIRON_KEY, RequestIdMiddleware
+def test_a_client_request_id_with_a_trailing_newline_is_dropped() -> None:
+    from deployserver.request_id import CLIENT_ENVIRON_KEY, ENVIRON_KEY, RequestIdMiddleware
 
     seen: dict[str, Any] = {}
 
@@ -114,7 +116,9 @@ def test_request_id_with_a_trailing_newline_is_replaced() -> None:
         return []
 
     RequestIdMiddleware(wsgi_app)({"HTTP_X_REQUEST_ID": "abc-123\n"}, lambda *a: None)
-    assert seen[ENVIRON_KEY] != "abc-123\n" and len(seen[ENVIRON_KEY]) == 32
+    assert len(seen[ENVIRON_KEY]) == 32 and CLIENT_ENVIRON_KEY not in seen
+    RequestIdMiddleware(wsgi_app)({"HTTP_X_REQUEST_ID": "abc-123"}, lambda *a: None)
+    assert seen[CLIENT_ENVIRON_KEY] == "abc-123" and seen[ENVIRON_KEY] != "abc-123"
 
 
 def test_log_records_carry_the_request_id(app: Flask) -> None:

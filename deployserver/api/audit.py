@@ -30,7 +30,18 @@ class AuditEventSchema(Schema):
     before = fields.String(allow_none=True, required=True)
     after = fields.String(allow_none=True, required=True)
     at = Timestamp(required=True)
-    request_id = fields.String(data_key="requestId", allow_none=True, required=True)
+    request_id = fields.String(
+        data_key="requestId",
+        allow_none=True,
+        required=True,
+        metadata={"description": "The server's id of the request that wrote it"},
+    )
+    client_request_id = fields.String(
+        data_key="clientRequestId",
+        allow_none=True,
+        required=True,
+        metadata={"description": "The X-Request-ID its caller sent, if any"},
+    )
 
 
 AuditPageSchema = page_schema(AuditEventSchema, "AuditPageSchema")

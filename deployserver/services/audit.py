@@ -19,10 +19,14 @@ from deployserver.specs.text import validate_text
 
 @dataclass(frozen=True)
 class Actor:
-    """Who performs a service call: a token's name or the CLI user, and the request id."""
+    """Who performs a service call: a token's name or the CLI user, and the request ids.
+
+    ``request_id`` is the server's own; ``client_request_id`` what a REST caller sent.
+    """
 
     name: str
     request_id: str | None = None
+    client_request_id: str | None = None
 
 
 def record(
@@ -41,6 +45,7 @@ def record(
         before=before,
         after=after,
         request_id=actor.request_id,
+        client_request_id=actor.client_request_id,
     )
     session.add(event)
     return event

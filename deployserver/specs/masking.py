@@ -3,10 +3,10 @@
 A key is secret-looking when its name, ignoring case, ends with ``password``, ``secret``,
 ``token`` or ``license`` (``dbPassword``, ``MYSQL_PASSWORD``, ``clientSecret``,
 ``licenseToken``), or has ``key`` as a whole word or suffix (``key``, ``apiKey``,
-``accessKey``, ``secretKey``, ``API_KEY``, ``ACCESSKEY``; not ``monkey``). The operator masks fewer keys
-when it logs a spec; real values name secrets in more ways. Masking too much is harmless in
-a view (an admin can reveal); too little leaks. Every read path for people uses
-:func:`mask_secrets`; the operator's poll never does.
+``accessKey``, ``secretKey``, ``API_KEY``, ``ACCESSKEY``; not ``monkey``). The operator
+masks fewer keys when it logs a spec; real values name secrets in more ways. Masking too
+much is harmless in a view (an admin can reveal); too little leaks. Every read path for
+people uses :func:`mask_secrets`; the operator's poll never does.
 """
 
 from __future__ import annotations

@@ -352,3 +352,26 @@ def test_entitlements_at_the_bound_are_stored_on_every_backend(
     refused = client.post("/api/v1/licenses", json=body, headers=admin_headers)
     assert errors_of(refused) == [path_of(31, "entitlements")]
     assert count(License) == 1
+
+
+# --- honest audit: the caller's request id is its own ----------------------------------------
+
+
+def test_a_rest_call_cannot_pose_as_a_sync_in_the_audit_log(
+    client: FlaskClient, admin_headers: Headers, make_token: Any
+) -> None:
+    response = client.post(
+        "/api/v1/channels",
+        json={"name": "beta"},
+        headers={**admin_headers, "X-Request-ID": "sync-0123456789abcdef"},
+    )
+    assert response.status_code == 201
+    own = response.headers["X-Request-ID"]
+    events = client.get("/api/v1/audit?target=channel:beta", headers=make_token("viewer"))
+    [event] = events.get_json()["items"]
+    assert event["requestId"] == own and not own.startswith("sync-")
+    assert event["clientRequestId"] == "sync-0123456789abcdef"
+    plain = client.post("/api/v1/channels", json={"name": "gamma"}, headers=admin_headers)
+    assert plain.status_code == 201
+    events = client.get("/api/v1/audit?target=channel:gamma", headers=admin_headers)
+    assert events.get_json()["items"][0]["clientRequestId"] is None

@@ -69,7 +69,7 @@ def test_every_read_path_masks_for_every_role(
     for path, response in reads(client, world, world[role]).items():
         assert response.status_code == 200, (path, response.get_json())
         text = response.get_data(as_text=True)
-        for secret in SECRETS + ("t1xyz",):
+        for secret in (*SECRETS, "t1xyz"):
             assert secret not in text, (role, path, secret)
     answers = reads(client, world, world[role])
     release = answers["release"].get_json()
