@@ -31,6 +31,7 @@ DEFAULT_PROBLEMS = {
     422: "Validation failed; errors names each field (VALIDATION_FAILED, NESTING_TOO_DEEP)",
     503: "The database is unavailable (DATABASE_UNAVAILABLE)",
 }
+OTHER_PROBLEMS = "Any other error (405 METHOD_NOT_ALLOWED, 500 INTERNAL_ERROR, ...)"
 # Liveness answers without the database.
 NO_DATABASE = {"/healthz"}
 
@@ -81,3 +82,10 @@ class ProblemResponsesPlugin(BasePlugin):
             for status in sorted(statuses):
                 if str(status) not in responses and status not in responses:
                     responses[str(status)] = _problem(DEFAULT_PROBLEMS[status])
+            # flask-smorest's own error responses describe a JSON "Error" body; ours are
+            # problem documents.
+            for status, response in list(responses.items()):
+                # A name (resolved to a $ref by apispec later) or a $ref already.
+                if isinstance(response, str) or (isinstance(response, dict) and "$ref" in response):
+                    described = DEFAULT_PROBLEMS.get(int(status)) if status != "default" else None
+                    responses[status] = _problem(described or OTHER_PROBLEMS)
