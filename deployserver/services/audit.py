@@ -14,7 +14,6 @@ from deployserver.pagination import (
     decode_cursor,
     page_of,
 )
-from deployserver.specs.text import validate_text
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ def list_events(
     position = decode_cursor(cursor, "id")
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)
     if target is not None:
-        query = query.where(AuditEvent.target == validate_text(target, "target"))
+        query = query.where(AuditEvent.target == target)
     if position is not None:
         query = query.where(AuditEvent.id < cursor_int(position, "id"))
     rows = list(session.scalars(query))

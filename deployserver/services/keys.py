@@ -31,6 +31,7 @@ from deployserver.pagination import (
 from deployserver.services import audit
 from deployserver.services.health import READINESS_CHECKS
 from deployserver.specs.canonical import digest_of
+from deployserver.specs.ids import is_kid
 from deployserver.startup import STARTUP_TASKS
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,9 @@ def retire_key(session: Session, actor: audit.Actor, kid: str) -> SigningKey:
     """
     with write_transaction(session):
         _lock_keys(session)
-        key = session.get(SigningKey, kid) if len(kid) <= 64 else None
+        # The REST route refuses other shapes; the CLI passes what was typed (argv may carry
+        # surrogate escapes, which PostgreSQL cannot compare).
+        key = session.get(SigningKey, kid) if is_kid(kid) else None
         if key is None:
             raise NotFound(f"no signing key {kid!r}", "KEY_NOT_FOUND")
         if key.status == ACTIVE:

@@ -12,7 +12,6 @@ candidate is staged the head does not move by any other way: finish the rollout 
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +46,7 @@ from deployserver.services.channels import (
 from deployserver.specs.canonical import NotCanonicalizable, canonical_json, digest_of, etag_for
 from deployserver.specs.charts import validate_chart
 from deployserver.specs.diff import Change, ValuesWarning, spec_changes, values_warnings
+from deployserver.specs.ids import is_release_id
 from deployserver.specs.merge import MergeConflict
 from deployserver.specs.paths import under
 from deployserver.specs.served import served_body
@@ -63,7 +63,6 @@ from deployserver.specs.values import (
 MAX_NOTES_BYTES = 65_535
 # Release ids are the server's own uuid4 strings. Anything else names no release, and is not
 # sent to the database (a NUL in it is an error there on PostgreSQL, not an empty result).
-RELEASE_ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # History actions that move the head; the others (rollout-start, rollout-advance,
 # rollout-abort) record rollout steps and leave it where it is.
 HEAD_ACTIONS = ("publish", "promote", "rollback", "rollout-complete")
@@ -440,11 +439,6 @@ def publish_release(
         else:
             _stage_candidate(session, actor, channel, release, rollout_percent)
         return Published(_view(session, release), changed=True, warnings=warnings)
-
-
-def is_release_id(text: Any) -> bool:
-    """True when ``text`` has the shape of a release id (whether or not such a release exists)."""
-    return isinstance(text, str) and RELEASE_ID_RE.fullmatch(text) is not None
 
 
 def _find_release(session: Session, release_id: str) -> Release:
