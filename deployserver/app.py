@@ -8,7 +8,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from deployserver import db
-from deployserver.api import docs
+from deployserver.api import BLUEPRINTS, docs
 from deployserver.api.converters import register_converters
 from deployserver.api.docs import SWAGGER_UI_ASSETS
 from deployserver.api.openapi import ProblemResponsesPlugin, declare_security_schemes
@@ -16,6 +16,7 @@ from deployserver.config import Config
 from deployserver.errors import register_errorhandlers
 from deployserver.extensions import AppState, state
 from deployserver.request_id import RequestIdMiddleware, current_request_id
+from deployserver.services import keys
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -46,6 +47,7 @@ def create_app(config: Config | None = None) -> Flask:
     register_request_hooks(app)
     register_blueprints(app)
     register_errorhandlers(app)
+    register_startup(app)
     return app
 
 
@@ -86,11 +88,16 @@ def register_request_hooks(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from deployserver.api import BLUEPRINTS
-
     api = state(app).api
     register_converters(app, api)
     declare_security_schemes(api)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(docs.blp)
+
+
+def register_startup(app: Flask) -> None:
+    """What ``deployserver serve`` runs once before forking, and what ``/readyz`` checks."""
+    app_state = state(app)
+    app_state.startup_tasks.append(keys.ensure_signing_key)
+    app_state.readiness_checks["signing_key"] = keys.signing_key_ready

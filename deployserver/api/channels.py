@@ -1,4 +1,4 @@
-"""Channels, their releases and heads: publish, promote, rollback, history."""
+"""Channels, their releases and heads: publish, promote, rollback, history, adoption."""
 
 from __future__ import annotations
 
@@ -22,9 +22,8 @@ from deployserver.api.reveal import RevealArgsSchema, reveal_allowed, shown
 from deployserver.api.schemas import Timestamp, page_schema, problems
 from deployserver.auth import current_actor, require
 from deployserver.db import get_session
-from deployserver.extensions import state
 from deployserver.pagination import Page, PageArgsSchema
-from deployserver.services import channels, installations, releases, render, rollouts
+from deployserver.services import channels, installations, releases
 
 blp = Blueprint(
     "channels",
@@ -154,33 +153,6 @@ class PublishedSchema(ReleaseSchema):
         required=True,
         metadata={"description": "Values changes against the replaced head that break overrides"},
     )
-
-
-class RenderCRSchema(Schema):
-    chart = JsonObject(metadata={"description": "spec.chart of the custom resource"})
-    values = JsonObject(metadata={"description": "spec.values of the custom resource"})
-
-
-class RenderSchema(Schema):
-    release_id = StorableText(
-        data_key="releaseId",
-        metadata={"description": "A release that is or was head of the channel (default: head)"},
-    )
-    user_input = JsonObject(
-        data_key="userInput",
-        metadata={"description": "User input values; a _releaseId in them pins the release"},
-    )
-    cr = fields.Nested(RenderCRSchema)
-
-
-class RenderedSpecSchema(Schema):
-    metadata = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
-    chart = fields.Dict(required=True)
-    values = fields.Dict(required=True)
-
-
-class RenderedSchema(Schema):
-    spec = fields.Nested(RenderedSpecSchema, required=True)
 
 
 class HistoryEntrySchema(Schema):
@@ -441,54 +413,6 @@ class History(MethodView):
         return releases.channel_history(get_session(), name, args["limit"], args["cursor"])
 
 
-@blp.route("/<channel:name>/rollout")
-class Rollout(MethodView):
-    @blp.response(200, ChannelSchema)
-    @problems(
-        blp,
-        400,
-        401,
-        403,
-        404,
-        409,
-        413,
-        422,
-        s409="No rollout in progress (NO_ROLLOUT)",
-        s422="Validation failed, or the percentage would shrink (ROLLOUT_PERCENT_DECREASE)",
-    )
-    @require("publisher", channel_arg="name")
-    @blp.arguments(RolloutArgsSchema)
-    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
-    def post(self, data: dict[str, Any], name: str, reveal: bool) -> channels.ChannelView:
-        """Serve the rollout's candidate to a larger share of licenses."""
-        channel = rollouts.advance_rollout(get_session(), current_actor(), name, data["percent"])
-        return shown(channel, reveal_allowed(reveal))
-
-
-@blp.route("/<channel:name>/rollout/complete")
-class RolloutComplete(MethodView):
-    @blp.response(200, ChannelSchema)
-    @problems(blp, 401, 403, 404, 409, s409="No rollout in progress (NO_ROLLOUT)")
-    @require("publisher", channel_arg="name")
-    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
-    def post(self, name: str, reveal: bool) -> channels.ChannelView:
-        """Make the rollout's candidate the head, for every license."""
-        channel = rollouts.complete_rollout(get_session(), current_actor(), name)
-        return shown(channel, reveal_allowed(reveal))
-
-
-@blp.route("/<channel:name>/rollout/abort")
-class RolloutAbort(MethodView):
-    @blp.response(200, ChannelSchema)
-    @problems(blp, 401, 403, 404, 409, s409="No rollout in progress (NO_ROLLOUT)")
-    @require("publisher", channel_arg="name")
-    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
-    def post(self, name: str, reveal: bool) -> channels.ChannelView:
-        """Withdraw the rollout's candidate; its cohort gets the head again."""
-        channel = rollouts.abort_rollout(get_session(), current_actor(), name)
-        return shown(channel, reveal_allowed(reveal))
-
-
 @blp.route("/<channel:name>/adoption")
 class ChannelAdoption(MethodView):
     @blp.response(200, AdoptionSchema)
@@ -498,35 +422,3 @@ class ChannelAdoption(MethodView):
     def get(self, args: dict[str, Any], name: str) -> installations.Adoption:
         """Which releases the channel's installations run, active and stale."""
         return installations.channel_adoption(get_session(), name, args["window_hours"])
-
-
-@blp.route("/<channel:name>/render")
-class Render(MethodView):
-    @blp.response(200, RenderedSchema)
-    @problems(
-        blp,
-        400,
-        401,
-        403,
-        404,
-        413,
-        422,
-        s403="The token lacks the viewer role, or reveal=true without the admin role (FORBIDDEN)",
-        s404="No such channel (CHANNEL_NOT_FOUND), or it has no release yet (CHANNEL_EMPTY)",
-        s422="Validation failed; a kind clash between layers or a null (MERGE_CONFLICT, the "
-        "path in errors); a release never head of the channel (NOT_IN_CHANNEL_HISTORY)",
-    )
-    @require("viewer")
-    @blp.arguments(RenderSchema, required=False)
-    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
-    def post(self, data: dict[str, Any], name: str, reveal: bool) -> dict[str, Any]:
-        """Preview the spec the operator would apply: CR > user input > release > defaults."""
-        reveal = reveal_allowed(reveal)
-        spec = render.render_spec(
-            get_session(),
-            name,
-            render.RenderRequest(**data),
-            state().config.operator_namespace,
-            reveal=reveal,
-        )
-        return {"spec": spec}
