@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from deployserver.extensions import state
-from deployserver.licensing.verify import license_verifier
+from deployserver.licensing.verifier import license_verifier
 from deployserver.models import AuditEvent, Channel, License, Release, SigningKey
 from tests.api.conftest import CHART
 from tests.licensing.factories import good_claims, sign

@@ -627,7 +627,8 @@ def test_audit_records_every_write(
         == by_action[("channel.delete", "channel:tmp")]["before"]
     )
     rollback = by_action[("channel.rollback", "channel:stable")]
-    assert rollback["requestId"] == "req-42"
+    # The caller's id is kept apart from the server's own (32 hex digits).
+    assert rollback["clientRequestId"] == "req-42" and len(rollback["requestId"]) == 32
     assert rollback["before"] != rollback["after"] and len(rollback["after"]) == 64
     writes = [e for e in events if not e["action"].startswith("token.")]
     assert all(e["actor"].startswith("token:admin") and e["at"].endswith("Z") for e in writes)

@@ -186,7 +186,7 @@ SECRETS = {
 MASKED = {
     "global": {
         "license": "***",
-        "licenseSecret": {"name": "wandb-license", "key": "license"},
+        "licenseSecret": {"name": "wandb-license", "key": "***"},
         "bucket": {"name": "files", "accessKey": "***", "secretKey": "***"},
         "mysql": {"dbPassword": "***", "user": "wandb"},
         "operator": OPERATOR,
