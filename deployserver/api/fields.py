@@ -3,7 +3,7 @@
 Each type refuses what no later step can hold, naming the field (422): text no backend can
 store or longer than its column, names and ids of the wrong shape, integers out of range,
 times outside the calendar once in UTC, and free-form JSON past the bounds of
-:mod:`deployserver.specs.plain` (64 levels of nesting, 400-digit integers, storable text).
+:mod:`deployserver.specs.plain` (30 levels of nesting, 400-digit integers, storable text).
 Services receive only values that passed here, and do not check shapes again.
 """
 
