@@ -176,8 +176,19 @@ class RenderedSpecSchema(Schema):
     values = fields.Dict(required=True)
 
 
+class RenderWarningSchema(Schema):
+    code = fields.String(required=True, metadata={"enum": ["CHART_IGNORED", "PIN_IGNORED"]})
+    path = fields.String(required=True)
+    detail = fields.String(required=True)
+
+
 class RenderedSchema(Schema):
     spec = fields.Nested(RenderedSpecSchema, required=True)
+    warnings = fields.List(
+        fields.Nested(RenderWarningSchema),
+        required=True,
+        metadata={"description": "Where the operator reads the given layers differently"},
+    )
 
 
 class HistoryEntrySchema(Schema):
@@ -496,11 +507,11 @@ class Render(MethodView):
         """Preview the spec the operator would apply: CR > user input > release > defaults."""
         if args["reveal"]:
             require_role_for("admin", "reveal=true")
-        spec = render.render_spec(
+        rendered = render.render_spec(
             get_session(),
             name,
             render.RenderRequest(**data),
             state().config.operator_namespace,
             reveal=args["reveal"],
         )
-        return {"spec": spec}
+        return {"spec": rendered.spec, "warnings": rendered.warnings}
