@@ -3,7 +3,7 @@
 The operator reads the top-level values key ``reconcileFrequency`` with Go's parser and waits
 that long between reconciles (and so between polls). Matching its grammar and arithmetic
 exactly matters at the bounds: Go computes fractions in float64 and truncates, so
-``0.9999999999999999999m`` is exactly one minute to it.
+``59.99999999999999999s`` is exactly one minute to it.
 """
 
 from __future__ import annotations

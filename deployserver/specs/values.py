@@ -1,8 +1,8 @@
 """Helm values, release metadata and versions as the operator can consume them.
 
 Values are a JSON object with no null anywhere (the operator's merge crashes on one),
-numbers that JSON can carry, and a ``reconcileFrequency`` the operator can parse with Go's
-``time.ParseDuration``. YAML is read with the safe loader restricted to plain data.
+numbers Go can decode (finite, within float64's range), and a ``reconcileFrequency`` that Go's
+``time.ParseDuration`` reads as 1m..24h (specs.durations). YAML is read with the safe loader restricted to plain data.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from deployserver.errors import Invalid
-from deployserver.specs.durations import parse_go_duration, reconcile_frequency_problem
+from deployserver.specs.durations import reconcile_frequency_problem
 from deployserver.specs.paths import index_path, key_path, under
 from deployserver.specs.text import unstorable, validate_text
 
@@ -70,11 +70,6 @@ def semver_key(version: str) -> tuple[Any, ...]:
             ),
         )
     return (int(major), int(minor), int(patch), *tail)
-
-
-def is_go_duration(text: Any) -> bool:
-    """True when Go's ``time.ParseDuration`` accepts ``text`` (grammar and int64 range)."""
-    return isinstance(text, str) and parse_go_duration(text) is not None
 
 
 def validate_values(values: Any, field: str = "values") -> dict[str, Any]:
