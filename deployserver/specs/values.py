@@ -2,7 +2,8 @@
 
 Values are a JSON object with no null anywhere (the operator's merge crashes on one),
 numbers Go can decode (finite, within float64's range), and a ``reconcileFrequency`` that Go's
-``time.ParseDuration`` reads as 1m..24h (specs.durations). YAML is read with the safe loader restricted to plain data.
+``time.ParseDuration`` reads as 1m..24h (specs.durations). YAML is read with the safe loader
+restricted to plain data.
 """
 
 from __future__ import annotations
