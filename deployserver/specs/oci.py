@@ -10,6 +10,7 @@ looser reading of a custom resource's chart (:func:`operator_reads_reference`).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -57,6 +58,22 @@ def _split(reference: str) -> tuple[str, str, str | None, str | None] | None:
     return registry, path, tag, digest
 
 
+def _registry_ok(registry: str) -> bool:
+    """A DNS name or an IPv4 or bracketed IPv6 address, with an optional port (1..65535)."""
+    host = _HOST.fullmatch(registry)
+    if host is None:
+        return False
+    port = host.group("port")
+    if port is not None and not 0 < int(port) <= 65535:
+        return False
+    if registry.startswith("["):
+        try:
+            ipaddress.IPv6Address(registry[1 : registry.index("]")])
+        except ValueError:
+            return False
+    return True
+
+
 def reference_problem(url: str) -> str | None:
     """Why ``url`` is not an OCI reference the server may publish, or None when it is."""
     if not url.startswith(OCI_PREFIX):
@@ -65,8 +82,7 @@ def reference_problem(url: str) -> str | None:
     if parts is None:
         return REFERENCE_HINT
     registry, repository, tag, digest = parts
-    host = _HOST.fullmatch(registry)
-    if host is None or (host.group("port") is not None and int(host.group("port")) > 65535):
+    if not _registry_ok(registry):
         return f"has an invalid registry {registry!r}: {REFERENCE_HINT}"
     if not _REPOSITORY.fullmatch(repository):
         return (

@@ -124,6 +124,9 @@ OCI_REFERENCES = [
     ("oci://user@registry.example.com/charts/op", "1.0.0", False),
     ("oci://registry.example.com/charts/op?x=1", "1.0.0", False),
     ("oci://registry_example.com/charts/op", "1.0.0", False),
+    ("oci://[:::1]/charts/op", "1.0.0", False),
+    ("oci://registry.example.com:0/charts/op", "1.0.0", False),
+    ("oci://registry.example.com./charts/op", "1.0.0", False),
     # accepted: host:port, nested paths, digest, tag, tag and digest, IPv6, separators
     ("oci://registry.example.com:5000/charts/operator-wandb:0.83.1", "", True),
     ("oci://localhost:5000/a/b/c/d/operator-wandb", "0.83.1", True),
