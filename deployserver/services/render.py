@@ -16,14 +16,12 @@ from sqlalchemy.orm import Session
 
 from deployserver.db import read_transaction
 from deployserver.errors import Invalid, NotFound
-from deployserver.models import ChannelRelease
 from deployserver.services.channels import find_channel
-from deployserver.services.releases import is_release_id
+from deployserver.services.heads import channel_release
 from deployserver.specs.charts import SHAPES_HINT
 from deployserver.specs.masking import mask_secrets
-from deployserver.specs.merge import LayerConflict, merge_specs
+from deployserver.specs.merge import LayerConflict, merge_conflict, merge_specs
 from deployserver.specs.operator_chart import read_chart_as_operator
-from deployserver.specs.paths import under
 from deployserver.specs.values import check_plain_values
 
 OPERATOR_API_VERSION = "apps.wandb.com/v1"
@@ -107,13 +105,9 @@ def render_spec(
         release_id = release_id or channel.head_release_id
         if release_id is None:
             raise NotFound(f"channel {channel_name!r} has no release yet", "CHANNEL_EMPTY")
-        served = (
-            session.get(ChannelRelease, (channel.id, release_id))
-            if is_release_id(release_id)
-            else None
-        )
+        served = channel_release(session, channel, release_id)
         previewing_candidate = request.release_id == channel.candidate_release_id and pin is None
-        if served is None or (served.candidate_only and not previewing_candidate):
+        if served is None or not (served.was_head or previewing_candidate):
             raise Invalid.field(
                 named,
                 f"release {release_id!r} has never been head of channel {channel_name!r}",
@@ -125,13 +119,12 @@ def render_spec(
     try:
         spec = merge_specs(*layers)
     except LayerConflict as exc:
-        path = under("values", exc.path)
         earlier = ", ".join(LAYER_NAMES[: exc.layer])
         message = (
             f"{exc.message} (merging the {LAYER_NAMES[exc.layer]} layer under {earlier}); "
             "the operator's reconcile fails on it too"
         )
-        raise Invalid(f"{path}: {message}", "MERGE_CONFLICT", errors={path: [message]}) from None
+        raise merge_conflict(exc.path, message) from None
     spec["values"] = spec["values"] or {}
     return Rendered(spec if reveal else mask_secrets(spec), warnings)
 
