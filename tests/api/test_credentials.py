@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from deployserver.db import get_session
 from deployserver.errors import Invalid
 from deployserver.extensions import state
-from deployserver.licensing.verify import MAX_TOKEN_LENGTH
+from deployserver.licensing.judge import MAX_TOKEN_LENGTH
 from deployserver.services import licenses
 from tests.licensing.factories import ACTOR
 from tests.operator_client import Seeder, basic, decode_spec
