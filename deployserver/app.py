@@ -9,6 +9,7 @@ from flask_smorest import Api
 
 from deployserver import db
 from deployserver.config import Config
+from deployserver.console import register_console
 from deployserver.errors import register_errorhandlers
 from deployserver.extensions import AppState, state
 from deployserver.request_id import RequestIdMiddleware, current_request_id
@@ -38,6 +39,7 @@ def create_app(config: Config | None = None) -> Flask:
     register_extensions(app, config)
     register_request_hooks(app)
     register_blueprints(app)
+    register_console(app)
     register_errorhandlers(app)
     return app
 

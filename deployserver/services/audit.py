@@ -47,13 +47,23 @@ def record(
 
 
 def list_events(
-    session: Session, limit: int, cursor: str | None, target: str | None = None
+    session: Session,
+    limit: int,
+    cursor: str | None,
+    target: str | None = None,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
 ) -> Page[AuditEvent]:
-    """Audit events, newest first."""
+    """Audit events, newest first, optionally of one target, actor or action (exact)."""
     position = decode_cursor(cursor, "id")
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)
     if target is not None:
         query = query.where(AuditEvent.target == validate_text(target, "target"))
+    if actor is not None:
+        query = query.where(AuditEvent.actor == validate_text(actor, "actor"))
+    if action is not None:
+        query = query.where(AuditEvent.action == validate_text(action, "action"))
     if position is not None:
         query = query.where(AuditEvent.id < cursor_int(position, "id"))
     rows = list(session.scalars(query))
