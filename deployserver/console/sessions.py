@@ -150,7 +150,11 @@ def sign_in(session: Session, secret: str, response: Response) -> Principal | No
     if principal is None:
         return None
     session_id = secrets.token_urlsafe(32)
+    idle = timedelta(minutes=state().config.console_session_minutes)
     with write_transaction(session):
+        # Sessions abandoned without sign-out would otherwise stay forever: each sign-in
+        # clears those already past the idle timeout (the table stays small).
+        session.execute(delete(ConsoleSession).where(ConsoleSession.last_seen_at < utcnow() - idle))
         session.add(ConsoleSession(id_hash=session_hash(session_id), token_id=principal.token_id))
     _set_cookie(response, COOKIE, session_id, None)
     _clear_cookie(response, SIGNIN_COOKIE)

@@ -8,11 +8,11 @@ server's origin. Head changes made by clicking are checked over REST.
 from __future__ import annotations
 
 import re
-import time
 import threading
+import time
 from collections.abc import Iterator
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,9 +52,7 @@ class Site:
     def token(self, role: str, *channels: str) -> str:
         scope = [arg for name in channels for arg in ("--channel", name)]
         name = f"{role}-{'-'.join(channels) or 'all'}"
-        result = run_cli(
-            "tokens", "create", "--name", name, "--role", role, *scope, env=self.env
-        )
+        result = run_cli("tokens", "create", "--name", name, "--role", role, *scope, env=self.env)
         assert result.returncode == 0, result.stderr
         return result.stdout.strip().splitlines()[-1]
 
@@ -129,8 +127,20 @@ class Recorded:
     def __init__(self, context: BrowserContext) -> None:
         self.context = context
         self.urls: list[str] = []
-        context.on("request", lambda request: self.urls.append(request.url))
+        self.htmx: list[str] = []
+        self.errors: list[str] = []
+        context.on("request", self._request)
+        # A CSP violation (an inline script or style, another origin) is a console error.
+        context.on(
+            "console",
+            lambda message: self.errors.append(message.text) if message.type == "error" else None,
+        )
         self.page = context.new_page()
+
+    def _request(self, request: Any) -> None:
+        self.urls.append(request.url)
+        if request.headers.get("hx-request") == "true":
+            self.htmx.append(request.url)
 
 
 @pytest.fixture
@@ -141,6 +151,9 @@ def recorded(browser: Browser, site: Site) -> Iterator[Recorded]:
     context.close()
     foreign = [url for url in recorded.urls if not url.startswith(site.base + "/")]
     assert recorded.urls and not foreign, foreign
+    # 403 pages are expected refusals; anything else in the console is a fault.
+    faults = [text for text in recorded.errors if "403" not in text]
+    assert not faults, faults
 
 
 def sign_in(page: Page, site: Site, token: str) -> None:
@@ -242,6 +255,11 @@ def test_admin_signs_in_and_sees_every_page(recorded: Recorded, site: Site) -> N
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("#results tbody tr")).to_have_count(1)
     expect(page.locator("#results tbody tr")).to_contain_text("license.suspend")
+    # The filter swapped the results in place (htmx), and the address bar followed it.
+    assert any(
+        "/console/audit?" in url and "action=license.suspend" in url for url in recorded.htmx
+    )
+    expect(page).to_have_url(re.compile(r"/console/audit\?.*action=license\.suspend"))
     shoot(page, "09-audit")
 
     page.set_viewport_size({"width": 390, "height": 844})

@@ -200,6 +200,15 @@ def test_an_idle_session_expires(
         session.commit()
     assert client.get("/console/").status_code == 302
     assert session_rows(app) == 0
+    # A session abandoned without sign-out is cleared by the next sign-in of anyone.
+    abandoned = app.test_client()
+    sign_in(abandoned, admin_headers)
+    with app.app_context():
+        session = get_session()
+        session.execute(update(ConsoleSession).values(last_seen_at=utcnow() - timedelta(minutes=9)))
+        session.commit()
+    sign_in(client, admin_headers)
+    assert session_rows(app) == 1
     app.extensions["deployserver"].engine.dispose()
 
 
