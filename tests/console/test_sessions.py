@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -21,30 +20,10 @@ from deployserver.models import ApiToken, AuditEvent, ConsoleSession
 from deployserver.services import tokens
 from deployserver.services.tokens import hash_token
 from tests.conftest import TEST_ACTOR
+from tests.console.helpers import CSRF_RE, secret_of, sign_in
 from tests.operator_client import Seeder
 
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 SECRET = "test-secret-key-not-for-production"
-
-
-def secret_of(headers: dict[str, str]) -> str:
-    return headers["Authorization"].removeprefix("Bearer ")
-
-
-def sign_in(client: FlaskClient, headers: dict[str, str]) -> str:
-    """Sign in through the form; returns the CSRF token of the new session's pages."""
-    page = client.get("/console/signin")
-    token = CSRF_RE.search(page.get_data(as_text=True))
-    assert token is not None
-    answer = client.post(
-        "/console/signin", data={"csrf_token": token.group(1), "token": secret_of(headers)}
-    )
-    assert answer.status_code == 303, answer.get_data(as_text=True)
-    channels = client.get("/console/")
-    assert channels.status_code == 200
-    match = CSRF_RE.search(channels.get_data(as_text=True))
-    assert match is not None
-    return match.group(1)
 
 
 def session_rows(app: Flask) -> int:

@@ -73,6 +73,14 @@ def issue_license() -> str:
     )
 
 
+@bp.get("/licenses/<license_id>/revoke")
+@require("admin")
+def revoke_confirm(license_id: str) -> str:
+    """Revoking cannot be undone: it gets a confirmation page (suspend is one click)."""
+    license = licenses.get_license(get_session(), license_id[:64])
+    return render_template("console/revoke.html", license=license)
+
+
 @bp.post("/licenses/<license_id>/<action>")
 @require("admin")
 def license_action(license_id: str, action: str) -> Response:
