@@ -409,3 +409,28 @@ def test_sign_out_ends_the_session(recorded: Recorded, site: Site) -> None:
     replay = page.request.post(site.base + "/console/signout", form={"csrf_token": csrf})
     assert replay.status == 403
     shoot(page, "00-signin")
+
+
+def test_keyboard_only_sign_in_and_promote(recorded: Recorded, site: Site) -> None:
+    page = recorded.page
+    page.goto(site.base + "/console/")
+    # The token field has focus on arrival; Enter submits.
+    page.keyboard.type(site.admin["Authorization"].removeprefix("Bearer "))
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(site.base + "/console/")
+    # First Tab reaches the skip link, which moves focus to the content.
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="beta", exact=True)).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Channel beta")).to_be_visible()
+    page.get_by_label("Promote a release (id or version)").focus()
+    page.keyboard.type("1.1.0")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Promote on beta?")).to_be_visible()
+    page.get_by_role("button", name="Promote to 1.1.0").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("Promoted")
+    assert site.head("beta") == site.ids["1.1.0"]
