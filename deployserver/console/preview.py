@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 from deployserver.db import read_transaction
 from deployserver.models import Release
 from deployserver.services.channels import HeadRef, find_channel, head_served_values
-from deployserver.services.releases import is_release_id
 from deployserver.specs.diff import Change, ValuesWarning, spec_changes, values_warnings
 from deployserver.specs.masking import MASK, is_secret_key, mask_secrets
 from deployserver.specs.merge import MergeConflict
+from deployserver.specs.release import is_release_id
 from deployserver.specs.served import served_spec
 
 

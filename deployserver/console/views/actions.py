@@ -16,7 +16,7 @@ from deployserver.console.preview import preview_move
 from deployserver.db import get_session
 from deployserver.errors import Conflict, Invalid
 from deployserver.services import channels, releases, rollouts
-from deployserver.services.releases import HEAD_ACTIONS
+from deployserver.services.heads import HEAD_ACTIONS
 
 
 def _percent(raw: str | None, field: str = "percent") -> int | None:
