@@ -303,3 +303,40 @@ def test_sign_in_never_redirects_off_the_console(
         },
     )
     assert answer.headers["Location"] == "/console/"
+
+
+def test_cookie_is_secure_when_a_trusted_proxy_says_https(
+    make_config: Callable[..., Config], admin_headers: dict[str, str]
+) -> None:
+    from deployserver import create_app
+
+    app = create_app(make_config(trusted_proxies=1))
+    client = app.test_client()
+    proxied = {"X-Forwarded-Proto": "https"}
+    page = client.get("/console/signin", headers=proxied)
+    csrf = CSRF_RE.search(page.get_data(as_text=True))
+    assert csrf is not None
+    answer = client.post(
+        "/console/signin",
+        headers=proxied,
+        data={"csrf_token": csrf.group(1), "token": secret_of(admin_headers)},
+    )
+    cookie = next(
+        c for c in answer.headers.getlist("Set-Cookie") if c.startswith("deployserver_console=")
+    )
+    assert "Secure" in cookie
+    app.extensions["deployserver"].engine.dispose()
+
+
+def test_the_sign_in_token_of_another_browser_is_refused(
+    app: Flask, admin_headers: dict[str, str]
+) -> None:
+    theirs, ours = app.test_client(), app.test_client()
+    csrf = CSRF_RE.search(theirs.get("/console/signin").get_data(as_text=True))
+    assert csrf is not None
+    ours.get("/console/signin")
+    answer = ours.post(
+        "/console/signin", data={"csrf_token": csrf.group(1), "token": secret_of(admin_headers)}
+    )
+    assert answer.status_code == 403
+    assert session_rows(app) == 0
