@@ -140,6 +140,11 @@ def test_render_shows_refusals_on_the_form(
         data={"csrf_token": csrf, "userInput": "", "crValues": "", "reveal": "on"},
     ).get_data(as_text=True)
     assert "pw-3" in revealed  # an admin may reveal
+    ignored = client.post(
+        "/console/channels/stable/render",
+        data={"csrf_token": csrf, "userInput": "_releaseId: 5\n", "crValues": ""},
+    ).get_data(as_text=True)
+    assert "PIN_IGNORED" in ignored and "userInput._releaseId" in ignored
 
 
 def test_a_viewer_cannot_reveal(

@@ -66,12 +66,13 @@ def render_page(name: str) -> str:
     channel = channels.get_channel(get_session(), name)
     carried = releases.list_channel_releases(get_session(), name, 100, None).items
     spec = error = None
+    warnings: list[dict[str, str]] = []
     form = {"userInput": "", "crValues": "", "releaseId": ""}
     if request.method == "POST":
         form = {key: form_text(key, MAX_YAML) for key in form}
         reveal = request.form.get("reveal") == "on" and may("admin")
         try:
-            spec = render.render_spec(
+            rendered = render.render_spec(
                 get_session(),
                 name,
                 render.RenderRequest(
@@ -82,6 +83,7 @@ def render_page(name: str) -> str:
                 state().config.operator_namespace,
                 reveal=reveal,
             )
+            spec, warnings = rendered.spec, rendered.warnings
         except Invalid as exc:
             # Shown on the form, next to what the engineer typed.
             error = exc
@@ -91,7 +93,7 @@ def render_page(name: str) -> str:
         releases=carried,
         form=form,
         spec=spec,
-        warnings=(spec or {}).get("warnings", []),
+        warnings=warnings,
         error=error,
         may_reveal=may("admin"),
     )
