@@ -13,6 +13,7 @@ from deployserver.api.converters import register_converters
 from deployserver.api.docs import SWAGGER_UI_ASSETS
 from deployserver.api.openapi import ProblemResponsesPlugin, declare_security_schemes
 from deployserver.config import Config
+from deployserver.console import register_console
 from deployserver.errors import register_errorhandlers
 from deployserver.extensions import AppState, state
 from deployserver.request_id import RequestIdMiddleware, current_request_id
@@ -46,6 +47,7 @@ def create_app(config: Config | None = None) -> Flask:
     register_extensions(app, config)
     register_request_hooks(app)
     register_blueprints(app)
+    register_console(app)
     register_errorhandlers(app)
     register_startup(app)
     return app

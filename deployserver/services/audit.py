@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from deployserver.models import AuditEvent
 from deployserver.pagination import Page, SortKey, cursor_int, keyset, page_of
+from deployserver.specs.text import validate_text
 
 
 @dataclass(frozen=True)
@@ -46,11 +47,21 @@ def record(
 
 
 def list_events(
-    session: Session, limit: int, cursor: str | None, target: str | None = None
+    session: Session,
+    limit: int,
+    cursor: str | None,
+    target: str | None = None,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
 ) -> Page[AuditEvent]:
-    """Audit events, newest first."""
+    """Audit events, newest first, optionally of one target, actor or action (exact)."""
     query = keyset(select(AuditEvent), cursor, limit, SortKey("id", AuditEvent.id, cursor_int))
     if target is not None:
-        query = query.where(AuditEvent.target == target)
+        query = query.where(AuditEvent.target == validate_text(target, "target"))
+    if actor is not None:
+        query = query.where(AuditEvent.actor == validate_text(actor, "actor"))
+    if action is not None:
+        query = query.where(AuditEvent.action == validate_text(action, "action"))
     rows = list(session.scalars(query))
     return page_of(rows, limit, lambda event: {"id": event.id})
