@@ -10,6 +10,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from deployserver.api.blueprint import Blueprint
+from deployserver.api.fields import ReleaseId, StorableText, UtcTime
 from deployserver.api.schemas import Timestamp, problems
 from deployserver.auth import current_actor, require
 from deployserver.db import get_session
@@ -30,10 +31,10 @@ blp = Blueprint(
 
 
 class PinArgsSchema(Schema):
-    release_id = fields.String(data_key="releaseId", validate=validate.Length(1, 255))
-    version = fields.String(validate=validate.Length(1, 255))
-    until = fields.AwareDateTime(metadata={"description": "the pin ends by itself then"})
-    reason = fields.String(load_default="", validate=validate.Length(0, MAX_REASON))
+    release_id = ReleaseId(data_key="releaseId")
+    version = StorableText(min_length=1)
+    until = UtcTime(metadata={"description": "the pin ends by itself then"})
+    reason = StorableText(load_default="", max_length=MAX_REASON)
 
 
 class PinSchema(Schema):
@@ -50,9 +51,11 @@ class WindowSchema(Schema):
     days = fields.List(
         fields.String(validate=validate.OneOf(DAYS)), required=True, validate=validate.Length(1, 7)
     )
-    start = fields.String(required=True, metadata={"description": "local time HH:MM"})
-    end = fields.String(required=True, metadata={"description": "local time HH:MM"})
-    timezone = fields.String(required=True, validate=validate.Length(1, 64))
+    start = StorableText(required=True, max_length=5, metadata={"description": "local HH:MM"})
+    end = StorableText(required=True, max_length=5, metadata={"description": "local HH:MM"})
+    timezone = StorableText(
+        required=True, min_length=1, max_length=64, metadata={"description": "IANA name"}
+    )
 
 
 class PoliciesSchema(Schema):
@@ -93,7 +96,7 @@ def _may_steer(license_id: str) -> None:
         raise Forbidden(f"this token may not steer licenses of channel {channel!r}")
 
 
-@blp.route("/licenses/<license_id>/policies")
+@blp.route("/licenses/<license_id:license_id>/policies")
 class LicensePolicies(MethodView):
     @require("viewer")
     @blp.response(200, PoliciesSchema)
@@ -103,7 +106,7 @@ class LicensePolicies(MethodView):
         return policies.get_policies(get_session(), license_id)
 
 
-@blp.route("/licenses/<license_id>/pin")
+@blp.route("/licenses/<license_id:license_id>/pin")
 class LicensePin(MethodView):
     @require("publisher")
     @blp.arguments(PinArgsSchema)
@@ -123,7 +126,7 @@ class LicensePin(MethodView):
         policies.clear_pin(get_session(), current_actor(), license_id)
 
 
-@blp.route("/licenses/<license_id>/window")
+@blp.route("/licenses/<license_id:license_id>/window")
 class LicenseWindow(MethodView):
     @require("publisher")
     @blp.arguments(WindowSchema)
@@ -143,7 +146,7 @@ class LicenseWindow(MethodView):
         policies.clear_window(get_session(), current_actor(), license_id)
 
 
-@blp.route("/licenses/<license_id>/decision")
+@blp.route("/licenses/<license_id:license_id>/decision")
 class LicenseDecision(MethodView):
     @require("viewer")
     @blp.response(200, DecisionSchema)
@@ -157,7 +160,7 @@ class LicenseDecision(MethodView):
         )
 
 
-@blp.route("/channels/<channel>/releases/<release_id>")
+@blp.route("/channels/<channel:channel>/releases/<release_id:release_id>")
 class ChannelReleaseFlags(MethodView):
     @require("publisher", channel_arg="channel")
     @blp.arguments(RequiredArgsSchema)

@@ -4,7 +4,7 @@ Also when an installation was first served its current release (the dwell of a r
 release counts from it).
 
 Revision ID: 0005_installation_policies
-Revises: 0002_rollouts_installations
+Revises: 0004_console_sessions
 Create Date: 2026-12-01 22:00:00.000000
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import mysql
 # Frozen copies of the model column types (migrations must not follow later model edits).
 TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 revision: str = "0005_installation_policies"
-down_revision: str | None = "0002_rollouts_installations"
+down_revision: str | None = "0004_console_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
