@@ -10,6 +10,8 @@ from deployserver.api import (
     licenses,
     operator,
     releases,
+    sync,
+    tokens,
 )
 
 BLUEPRINTS = [
@@ -22,4 +24,6 @@ BLUEPRINTS = [
     keys.blp,
     jwks.blp,
     operator.blp,
+    tokens.blp,
+    sync.blp,
 ]

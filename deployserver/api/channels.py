@@ -9,7 +9,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from deployserver.api.blueprint import Blueprint
-from deployserver.api.releases import ReleaseSchema
+from deployserver.api.releases import ReleaseRefSchema, ReleaseSchema, release_id_of
 from deployserver.api.schemas import Timestamp, page_schema, problems
 from deployserver.auth import current_actor, require, require_role_for
 from deployserver.db import get_session
@@ -106,16 +106,15 @@ class PublishSchema(Schema):
     )
 
 
-class PromoteSchema(Schema):
-    release_id = fields.String(data_key="releaseId", required=True)
+class PromoteSchema(ReleaseRefSchema):
     rollout = fields.Nested(
         RolloutArgsSchema,
         metadata={"description": "Stage the release as the channel's candidate instead of head"},
     )
 
 
-class RollbackSchema(Schema):
-    release_id = fields.String(data_key="releaseId")
+class RollbackSchema(ReleaseRefSchema):
+    pass
 
 
 class ValuesWarningSchema(Schema):
@@ -188,6 +187,8 @@ class HistoryEntrySchema(Schema):
     previous_release_id = fields.String(
         data_key="previousReleaseId", allow_none=True, required=True
     )
+    version = fields.String(required=True)
+    previous_version = fields.String(data_key="previousVersion", allow_none=True, required=True)
     actor = fields.String(required=True)
     at = Timestamp(required=True)
     percent = fields.Integer(
@@ -378,7 +379,7 @@ class Promote(MethodView):
                 get_session(),
                 current_actor(),
                 name,
-                data["release_id"],
+                release_id_of(data, required=True),
                 rollout_percent=rollout["percent"] if rollout else None,
             )
         )
@@ -405,7 +406,7 @@ class Rollback(MethodView):
     def post(self, data: dict[str, Any], name: str) -> channels.ChannelView:
         """Move the head back to the previous head, or to a named earlier head."""
         return releases.rollback_channel(
-            get_session(), current_actor(), name, data.get("release_id")
+            get_session(), current_actor(), name, release_id_of(data, in_history_of=name)
         )
 
 

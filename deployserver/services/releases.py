@@ -107,6 +107,8 @@ class HistoryEntry:
     actor: str
     at: datetime
     percent: int | None = None
+    version: str | None = None
+    previous_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -625,6 +627,13 @@ def channel_history(
         )
         if position is not None:
             query = query.where(ChannelEvent.id < cursor_int(position, "id"))
+        events = list(session.scalars(query))
+        named = {event.release_id for event in events} | {
+            event.previous_release_id for event in events if event.previous_release_id
+        }
+        versions = dict(
+            session.execute(select(Release.id, Release.version).where(Release.id.in_(named))).all()
+        )
         entries = [
             HistoryEntry(
                 id=event.id,
@@ -634,7 +643,9 @@ def channel_history(
                 actor=event.actor,
                 at=event.at,
                 percent=event.percent,
+                version=versions.get(event.release_id),
+                previous_version=versions.get(event.previous_release_id or ""),
             )
-            for event in session.scalars(query)
+            for event in events
         ]
     return page_of(entries, limit, lambda entry: {"id": entry.id})
