@@ -203,11 +203,11 @@ def _line(node: yaml.Node | None) -> int:
     return node.start_mark.line + 1 if node is not None else 1
 
 
-def load_file(source: Source, name: str) -> ChannelFile:
+def load_file(source: Source, file_name: str) -> ChannelFile:
     """Read and validate one channel file; every refusal names the file and line."""
-    shown = source.shown(name)
-    stem = name.removesuffix(".yaml")
-    data, node = _compose(source.read(name, shown), shown)
+    shown = source.shown(file_name)
+    stem = file_name.removesuffix(".yaml")
+    data, node = _compose(source.read(file_name, shown), shown)
     if not isinstance(data, dict):
         raise Invalid(f"{shown}: must be a mapping with name, releases and head", CODE)
     nodes = _key_lines(node)

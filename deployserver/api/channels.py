@@ -9,7 +9,12 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from deployserver.api.blueprint import Blueprint
-from deployserver.api.releases import ReleaseRefSchema, ReleaseSchema, release_id_of
+from deployserver.api.releases import (
+    ReleaseRefSchema,
+    ReleaseSchema,
+    release_id_of,
+    required_release_id,
+)
 from deployserver.api.schemas import Timestamp, page_schema, problems
 from deployserver.auth import current_actor, require, require_role_for
 from deployserver.db import get_session
@@ -379,7 +384,7 @@ class Promote(MethodView):
                 get_session(),
                 current_actor(),
                 name,
-                release_id_of(data, required=True),
+                required_release_id(data),
                 rollout_percent=rollout["percent"] if rollout else None,
             )
         )

@@ -54,7 +54,10 @@ class VerdictSchema(Schema):
 
 class IssueSchema(Schema):
     subject = fields.String(required=True, validate=validate.Length(1, 255))
-    channel = fields.String(required=True, validate=validate.Length(1, 63))
+    channel = fields.String(
+        validate=validate.Length(1, 63),
+        metadata={"description": "Default: the server's default channel"},
+    )
     expires_at = fields.AwareDateTime(data_key="expiresAt")
     ttl_days = fields.Integer(
         data_key="ttlDays", strict=True, validate=validate.Range(1, MAX_TTL_DAYS)
@@ -150,7 +153,9 @@ class Licenses(MethodView):
     )
     def post(self, data: dict[str, Any]) -> IssuedLicense:
         """Issue a license (the token is shown only in this answer)."""
-        row, token = licenses.issue_license(get_session(), current_actor(), state().config, **data)
+        config = state().config
+        data.setdefault("channel", config.default_channel)
+        row, token = licenses.issue_license(get_session(), current_actor(), config, **data)
         return IssuedLicense(row, token)
 
     @require("admin")

@@ -53,9 +53,15 @@ class ReleaseRefSchema(Schema):
             raise ValidationError("give releaseId or version, not both", "version")
 
 
-def release_id_of(
-    data: dict[str, Any], *, required: bool = False, in_history_of: str | None = None
-) -> str | None:
+def required_release_id(data: dict[str, Any]) -> str:
+    """The release id a ReleaseRefSchema body must name (promote)."""
+    release_id = release_id_of(data)
+    if release_id is None:
+        raise Invalid.field("releaseId", "give releaseId or version")
+    return release_id
+
+
+def release_id_of(data: dict[str, Any], *, in_history_of: str | None = None) -> str | None:
     """The release id a ReleaseRefSchema body names (None when it names none).
 
     A version is looked up on its own: releases are immutable and never deleted, so the id
@@ -65,8 +71,6 @@ def release_id_of(
     if "release_id" in data:
         return str(data["release_id"])
     if "version" not in data:
-        if required:
-            raise Invalid.field("releaseId", "give releaseId or version")
         return None
     try:
         return releases.get_release_by_version(get_session(), data["version"]).id
