@@ -55,20 +55,27 @@ def existing_instance() -> Config:
 
 
 @contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Configuration, service and database errors of local work as one line, no traceback."""
+    try:
+        yield
+    except (ConfigError, DeployServerError) as exc:
+        raise Refusal(str(exc)) from None
+    except OperationalError as exc:
+        raise click.ClickException(f"database unavailable: {_first_line(exc)}") from None
+
+
+@contextmanager
 def app_context() -> Iterator[Flask]:
     """The app of the existing instance, its context pushed for a command's own work."""
-    app = create_app(existing_instance())
-    try:
-        with app.app_context():
-            try:
+    with one_line_errors():
+        app = create_app(existing_instance())
+        try:
+            with app.app_context():
                 yield app
-            except (ConfigError, DeployServerError) as exc:
-                raise Refusal(str(exc)) from None
-            except OperationalError as exc:
-                raise click.ClickException(f"database unavailable: {_first_line(exc)}") from None
-    finally:
-        # Close pooled connections now rather than at garbage collection.
-        app.extensions["deployserver"].engine.dispose()
+        finally:
+            # Close pooled connections now rather than at garbage collection.
+            app.extensions["deployserver"].engine.dispose()
 
 
 def _first_line(exc: OperationalError) -> str:
@@ -80,7 +87,8 @@ class AppTransport:
     """Requests answered by the app in this process, as an admin named after the user."""
 
     def __init__(self) -> None:
-        self.app = create_app(existing_instance())
+        with one_line_errors():
+            self.app = create_app(existing_instance())
         principal = Principal(
             token_id="", name=local_user(), role="admin", channels=None, local=True
         )

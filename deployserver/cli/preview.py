@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import IO, Any
 
 import click
@@ -38,16 +39,21 @@ def cr_layer(document: Any) -> Any:
     return document
 
 
-def _json_ready(document: Any, option: str) -> Any:
-    """Refuse what JSON cannot carry (YAML allows number keys) with one line."""
-    try:
-        json.dumps(document, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise Refusal(f"{option}: {exc}; quote YAML keys that are numbers") from None
+def json_ready(document: Any, where: str) -> Any:
+    """Refuse what JSON cannot carry (YAML allows number keys, .nan, .inf), naming the path.
+
+    Request fields are named as the server names them (``userInput.a[0]``, ``cr.values``).
+    """
     if isinstance(document, dict):
-        for key in document:
+        for key, value in document.items():
             if not isinstance(key, str):
-                raise Refusal(f"{option}: key {key!r} is not a string; quote it")
+                raise Refusal(f"{where}: key {key!r} is not a string; quote it in the YAML")
+            json_ready(value, f"{where}.{key}")
+    elif isinstance(document, list):
+        for index, item in enumerate(document):
+            json_ready(item, f"{where}[{index}]")
+    elif isinstance(document, float) and not math.isfinite(document):
+        raise Refusal(f"{where}: NaN and infinities are not values")
     return document
 
 
@@ -86,9 +92,9 @@ def render_command(
     request_user_input = read_document(user_input, "--user-input")
     request_cr = cr_layer(read_document(cr, "--cr"))
     if request_user_input is not None:
-        body["userInput"] = _json_ready(request_user_input, "--user-input")
+        body["userInput"] = json_ready(request_user_input, "userInput")
     if request_cr is not None:
-        body["cr"] = _json_ready(request_cr, "--cr")
+        body["cr"] = json_ready(request_cr, "cr")
     if release_ref:
         body["releaseId"] = client.release_id(release_ref)
     rendered = client.post(

@@ -21,11 +21,13 @@ from deployserver.cli import cli
 def serve(host: str, port: int, workers: int, reload: bool, access_log: bool) -> None:
     """Migrate the database to head and serve the API with gunicorn."""
     from deployserver.cli.gunicorn import GunicornServer
+    from deployserver.cli.local import one_line_errors
     from deployserver.config import Config
     from deployserver.startup import prepare_server
 
-    config = Config.from_env()
-    prepare_server(config)
+    with one_line_errors():
+        config = Config.from_env()
+        prepare_server(config)
     options: dict[str, Any] = {
         "bind": f"{host}:{port}",
         "workers": workers,

@@ -86,7 +86,7 @@ def test_render_layers_from_files_with_pin_and_masking(
     cr = write(tmp_path, "cr.yaml", resource)
     result = invoke("render", "stable", "--user-input", user, "--cr", cr, "--json")
     assert result.exit_code == 0, result.output
-    spec = json.loads(result.stdout)
+    spec = json.loads(result.stdout)["spec"]
     assert spec["metadata"]["version"] == "0.1.0"
     assert spec["values"] == {
         "_releaseId": old,
@@ -95,26 +95,26 @@ def test_render_layers_from_files_with_pin_and_masking(
         "global": {"license": "***", "operator": OPERATOR},
     }
     revealed = invoke("render", "stable", "--release", "0.1.0", "--reveal", "--json")
-    assert json.loads(revealed.stdout)["values"]["global"]["license"] == "secret-jwt"
+    assert json.loads(revealed.stdout)["spec"]["values"]["global"]["license"] == "secret-jwt"
 
 
 def test_render_release_by_id_or_version(invoke: Invoke, two_releases: tuple[str, str]) -> None:
     old, _ = two_releases
     for ref in (old, "0.1.0"):
         result = invoke("render", "stable", "--release", ref, "--json")
-        assert json.loads(result.stdout)["metadata"]["releaseId"] == old
+        assert json.loads(result.stdout)["spec"]["metadata"]["releaseId"] == old
 
 
 @pytest.mark.parametrize(
     ("args", "files", "message"),
     [
         (["render", "nope"], {}, "no channel 'nope'"),
-        (["render", "stable", "--release", "9.9.9"], {}, "no release with id or version"),
+        (["render", "stable", "--release", "9.9.9"], {}, "no release with version '9.9.9'"),
         (["render", "stable", "--user-input", "{u}"], {"u": {"n": {"x": 1}}}, "values.n: "),
         (["render", "stable", "--user-input", "{u}"], {"u": {"a": None}}, "values.a: null"),
         (["render", "stable", "--cr", "{u}"], {"u": {"chart": {}, "spec": 1}}, "--cr: holds spec"),
         (["render", "stable", "--user-input", "{u}"], {"u": "- [unclosed"}, "--user-input: line"),
-        (["diff", "0.1.0", "nope"], {}, "no release with id or version 'nope'"),
+        (["diff", "0.1.0", "nope"], {}, "no release with version 'nope'"),
         # YAML keys that are not strings, and NaN: tracebacks or NaN printed before.
         (["render", "stable", "--cr", "{u}"], {"u": "1: x\na: y\n"}, "--cr: holds 1, a"),
         (["render", "stable", "--cr", "{u}"], {"u": "values: {1: x}\n"}, "cr.values: key 1"),
