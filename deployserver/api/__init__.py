@@ -10,6 +10,8 @@ from deployserver.api import (
     licenses,
     operator,
     releases,
+    render,
+    rollouts,
     sync,
     tokens,
 )
@@ -17,6 +19,8 @@ from deployserver.api import (
 BLUEPRINTS = [
     health.blp,
     channels.blp,
+    rollouts.blp,
+    render.blp,
     releases.blp,
     audit.blp,
     installations.blp,

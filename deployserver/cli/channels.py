@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from deployserver.cli import cli, with_client
 from deployserver.cli.client import Client, Refusal
 from deployserver.cli.output import emit, emit_rows, fields_table, output_options
+from deployserver.cli.root import cli, with_client
 from deployserver.cli.values import SET_OPTION, VALUES_OPTION, values_from_options
 
 # What a channels folder upload carries: channel files and the values files they name.

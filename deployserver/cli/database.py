@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from deployserver.cli import cli
+from deployserver.cli.root import cli
 
 
 @cli.group("db")

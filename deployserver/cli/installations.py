@@ -6,9 +6,9 @@ from typing import Any
 
 import click
 
-from deployserver.cli import cli, with_client
 from deployserver.cli.client import Client
 from deployserver.cli.output import emit, emit_rows, output_options
+from deployserver.cli.root import cli, with_client
 
 INSTALLATION_COLUMNS = (
     ("LICENSE", lambda i: i["licenseId"]),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from deployserver.cli import cli, with_client
 from deployserver.cli.client import Client
 from deployserver.cli.output import emit, emit_rows, output_options
+from deployserver.cli.root import cli, with_client
 
 # The server's allow-list (licensing/keys.ALGORITHMS); the server refuses anything else.
 ALGORITHMS = ("EdDSA", "ES256", "RS256")

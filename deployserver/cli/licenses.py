@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from deployserver.cli import cli, with_client
 from deployserver.cli.client import Client
 from deployserver.cli.output import emit, emit_rows, fields_table, output_options
+from deployserver.cli.root import cli, with_client
 
 STATUSES = ("active", "suspended", "revoked")
 # The server's bound (services/licenses.MAX_TTL_DAYS) refuses more; this one fails early.

@@ -9,9 +9,9 @@ from typing import IO, Any
 import click
 import yaml
 
-from deployserver.cli import cli, with_client
 from deployserver.cli.client import Client, Refusal
 from deployserver.cli.output import emit, output_options
+from deployserver.cli.root import cli, with_client
 
 
 def read_document(handle: IO[str] | None, option: str) -> Any:

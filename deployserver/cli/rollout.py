@@ -6,10 +6,10 @@ from typing import Any
 
 import click
 
-from deployserver.cli import cli, with_client
 from deployserver.cli.client import Client
 from deployserver.cli.output import emit, output_options
 from deployserver.cli.releases import release_line, release_ref
+from deployserver.cli.root import cli, with_client
 
 
 def rollout_line(channel: str, doc: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from deployserver.cli import cli
+from deployserver.cli.root import cli
 
 
 @cli.command()

@@ -7,10 +7,10 @@ from typing import Any
 
 import click
 
-from deployserver.cli import cli, with_client
 from deployserver.cli.client import Client, Refusal, remote_client
 from deployserver.cli.output import emit, fields_table, output_options
 from deployserver.cli.profile import Profile, remove_profile, save_profile
+from deployserver.cli.root import cli, with_client
 
 
 @cli.command()

@@ -6,10 +6,10 @@ from datetime import datetime
 
 import click
 
-from deployserver.cli import cli, with_client
 from deployserver.cli.client import Client
 from deployserver.cli.licenses import parse_expiry
 from deployserver.cli.output import emit, emit_rows, output_options
+from deployserver.cli.root import cli, with_client
 
 ROLES = ("viewer", "publisher", "admin")
 TOKEN_COLUMNS = (

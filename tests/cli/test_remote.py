@@ -259,7 +259,8 @@ def test_every_command_through_the_api(
     ok(cli("channels", "delete", "scratch"))
     refused(cli("channels", "show", "scratch"), 2, "CHANNEL_NOT_FOUND")
     token_id = doc("whoami")["id"]
-    ok(cli("tokens", "revoke", [t for t in doc("tokens", "list") if t["name"] == "ci"][0]["id"]))
+    ci_id = next(token["id"] for token in doc("tokens", "list") if token["name"] == "ci")
+    ok(cli("tokens", "revoke", ci_id))
     refused(cli("whoami", **as_ci), 2, "TOKEN_INVALID")
     assert doc("whoami")["id"] == token_id
 
