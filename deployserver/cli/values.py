@@ -76,7 +76,9 @@ def _split(text: str, separator: str) -> list[str]:
     parts, current, escaped = [], "", False
     for char in text:
         if escaped:
-            current += char if char in ".,\\" else "\\" + char
+            # Only the separator's escape is consumed here: ``a\.b=x,c=y`` is split on the
+            # comma first, and its key on the dot after.
+            current += char if char == separator else "\\" + char
             escaped = False
         elif char == "\\":
             escaped = True
