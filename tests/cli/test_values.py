@@ -31,7 +31,7 @@ def test_nothing_given_is_none() -> None:
 
 @pytest.mark.parametrize("pair", ["novalue", "=x", "a..b=1"])
 def test_bad_set_is_refused(pair: str) -> None:
-    with pytest.raises(Refusal, match="key.path=value"):
+    with pytest.raises(Refusal, match=r"key\.path=value"):
         values_from_options((), (pair,))
 
 
