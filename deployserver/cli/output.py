@@ -53,8 +53,8 @@ def warning_line(warning: dict[str, Any]) -> str:
     if "from" in warning or "to" in warning:
         change = f"{warning.get('from')} -> {warning.get('to') or '(removed)'}"
         return f"warning: {code} {path}: {change}"
-    detail = warning.get("detail") or warning.get("message") or ""
-    return f"warning: {code} {path or ''} {detail}".rstrip()
+    detail = warning.get("detail") or ""
+    return f"warning: {code} {path}: {detail}" if path else f"warning: {code}: {detail}"
 
 
 def emit(
