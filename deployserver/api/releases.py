@@ -8,6 +8,8 @@ from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
 from deployserver.api.blueprint import Blueprint
+from deployserver.api.fields import StorableText
+from deployserver.api.reveal import RevealArgsSchema, reveal_allowed, shown, shown_change
 from deployserver.api.schemas import Timestamp, problems
 from deployserver.auth import require
 from deployserver.db import get_session
@@ -42,10 +44,8 @@ class ReleaseSchema(Schema):
 class ReleaseRefSchema(Schema):
     """A release named by its id or by its exact version (one of the two)."""
 
-    release_id = fields.String(data_key="releaseId", validate=lambda v: len(v) <= 255)
-    version = fields.String(
-        validate=lambda v: len(v) <= 255, metadata={"description": "Instead of releaseId"}
-    )
+    release_id = StorableText(data_key="releaseId")
+    version = StorableText(metadata={"description": "Instead of releaseId"})
 
     @validates_schema
     def one_name(self, data: dict[str, Any], **_kwargs: Any) -> None:
@@ -85,9 +85,9 @@ def release_id_of(data: dict[str, Any], *, in_history_of: str | None = None) -> 
 
 
 class VersionArgsSchema(Schema):
-    version = fields.String(
+    version = StorableText(
         required=True,
-        validate=lambda v: 0 < len(v) <= 255,
+        min_length=1,
         metadata={"description": "The exact version (versions are unique)"},
     )
 
@@ -103,14 +103,15 @@ class ReleaseByVersion(MethodView):
         return releases.get_release_by_version(get_session(), args["version"])
 
 
-@blp.route("/<release_id>")
+@blp.route("/<release_id:release_id>")
 class ReleaseById(MethodView):
     @blp.response(200, ReleaseSchema)
     @problems(blp, 401, 403, 404)
     @require("viewer")
-    def get(self, release_id: str) -> releases.ReleaseView:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def get(self, release_id: str, reveal: bool) -> releases.ReleaseView:
         """Show a release."""
-        return releases.get_release(get_session(), release_id)
+        return shown(releases.get_release(get_session(), release_id), reveal_allowed(reveal))
 
 
 class ChangeSchema(Schema):
@@ -130,12 +131,14 @@ class DiffSchema(Schema):
     changes = fields.List(fields.Nested(ChangeSchema), required=True)
 
 
-@blp.route("/<release_id>/diff/<other_id>")
+@blp.route("/<release_id:release_id>/diff/<release_id:other_id>")
 class ReleaseDiff(MethodView):
     @blp.response(200, DiffSchema)
     @problems(blp, 401, 403, 404)
     @require("viewer")
-    def get(self, release_id: str, other_id: str) -> dict[str, Any]:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def get(self, release_id: str, other_id: str, reveal: bool) -> dict[str, Any]:
         """What changes in chart and values from one release to the other."""
         changes = releases.diff_releases(get_session(), release_id, other_id)
-        return {"changes": [change.as_json() for change in changes]}
+        reveal = reveal_allowed(reveal)
+        return {"changes": [shown_change(change, reveal) for change in changes]}
