@@ -1,7 +1,7 @@
 """Bearer tokens may expire: ``api_tokens.expires_at`` (null: never).
 
-Revision ID: 0003_token_expiry
-Revises: 0002_rollouts_installations
+Revision ID: 0005_token_expiry
+Revises: 0004_console_sessions
 Create Date: 2026-12-01 21:45:00.000000
 """
 
@@ -13,8 +13,8 @@ from sqlalchemy.dialects import mysql
 
 # A frozen copy of the model column type (migrations must not follow later model edits).
 TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-revision: str = "0003_token_expiry"
-down_revision: str | None = "0002_rollouts_installations"
+revision: str = "0005_token_expiry"
+down_revision: str | None = "0004_console_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
