@@ -113,12 +113,13 @@ def render_command(
 @cli.command("diff")
 @click.argument("old")
 @click.argument("new")
+@click.option("--reveal", is_flag=True, help="Show secrets-looking values instead of ***.")
 @output_options
 @with_client
-def diff_command(client: Client, fmt: str, old: str, new: str) -> None:
+def diff_command(client: Client, fmt: str, old: str, new: str, reveal: bool) -> None:
     """Print what changes in chart and values from release OLD to NEW (ids or versions)."""
     old_id, new_id = client.release_id(old), client.release_id(new)
-    diff = client.get(f"/api/v1/releases/{old_id}/diff/{new_id}")
+    diff = client.get(f"/api/v1/releases/{old_id}/diff/{new_id}", reveal="true" if reveal else None)
 
     def table(doc: dict[str, Any]) -> None:
         if not doc["changes"]:

@@ -176,7 +176,7 @@ def test_diff_by_version_prints_changes(invoke: Invoke, two_releases: tuple[str,
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         '~ chart.version: "0.83.1" -> "0.84.0"',
-        '- values.global: {"license": "secret-jwt"}',
+        '- values.global: {"license": "***"}',
         '- values.l: ["old"]',
         "~ values.n: 1 -> 2",
     ]
