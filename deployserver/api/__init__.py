@@ -13,6 +13,8 @@ from deployserver.api import (
     releases,
     render,
     rollouts,
+    sync,
+    tokens,
 )
 
 BLUEPRINTS = [
@@ -28,4 +30,6 @@ BLUEPRINTS = [
     keys.blp,
     jwks.blp,
     operator.blp,
+    tokens.blp,
+    sync.blp,
 ]
