@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 
 from deployserver.auth import current_actor
 from deployserver.console.blueprint import bp, form_text, require
+from deployserver.console.views.channels import versions_of
 from deployserver.db import get_session
 from deployserver.errors import DeployServerError, Forbidden, Invalid, NotFound
 from deployserver.extensions import state
@@ -73,6 +74,9 @@ def _license_page(
         empty=empty,
         may_steer=may_steer,
         releases=carried,
+        versions=versions_of(
+            session, {decision.last_served_release_id or ""} if decision else set()
+        ),
         days=DAYS,
         error=error,
         error_form=form,
