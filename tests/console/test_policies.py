@@ -275,3 +275,16 @@ def test_promote_passes_urgent_through(
         )
         flags = {row.release_id: row.urgent for row in rows}
     assert flags[beta] is True and flags[old] is False
+
+
+def test_a_license_of_an_empty_channel_says_so(
+    client: FlaskClient, admin_headers: dict[str, str], seed: Seeder
+) -> None:
+    seed.channel("empty")
+    license_id = seed.license("empty")["id"]
+    sign_in(client, admin_headers)
+    answer = client.get(f"/console/licenses/{license_id}")
+    assert answer.status_code == 200
+    page = answer.get_data(as_text=True)
+    assert "has no release yet" in page and "decision-reason" not in page
+    assert client.get("/console/licenses/not-a-license").status_code == 404
