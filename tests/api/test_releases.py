@@ -548,6 +548,7 @@ def test_channel_releases_newest_arrival_first_and_paginated(
         "/api/v1/channels/stable/rollback", json={"releaseId": a["id"]}, headers=admin_headers
     )
     seen: list[str] = []
+    ids: list[str] = []
     cursor = None
     while True:
         query = "?limit=2" + (f"&cursor={cursor}" if cursor else "")
@@ -556,12 +557,13 @@ def test_channel_releases_newest_arrival_first_and_paginated(
         ).get_json()
         assert len(page["items"]) <= 2
         seen += [item["version"] for item in page["items"]]
+        ids += [item["id"] for item in page["items"]]
         cursor = page["nextCursor"]
         if cursor is None:
             break
     # A rollback is not an arrival: a stays where it first arrived.
     assert seen == ["2.0.0", "1.1.0", "1.0.0"]
-    assert c["id"] != b["id"]
+    assert ids == [b["id"], c["id"], a["id"]]
 
 
 def test_history_pagination(
@@ -690,8 +692,10 @@ def test_versions_differing_only_in_case_are_two_releases(
         "/api/v1/channels/beta/releases", json=release_body("1.0.0-RC.1"), headers=admin_headers
     )
     assert (lower.status_code, upper.status_code) == (201, 201), upper.get_json()
-    assert lower.get_json()["id"] != upper.get_json()["id"]
+    assert head_of(client, admin_headers, "stable")["version"] == "1.0.0-rc.1"
     assert head_of(client, admin_headers, "beta")["version"] == "1.0.0-RC.1"
     with app.app_context():
+        found_lower = get_release_by_version(get_session(), "1.0.0-rc.1")
         found = get_release_by_version(get_session(), "1.0.0-RC.1")
+    assert found_lower.id == lower.get_json()["id"]
     assert found.id == upper.get_json()["id"]
