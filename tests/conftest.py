@@ -9,6 +9,7 @@ instance folder is emptied (see :func:`isolate_tests`).
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,8 +24,8 @@ from deployserver import create_app, migrate
 from deployserver.config import Config
 from deployserver.db import create_db_engine, get_session
 from deployserver.extensions import state
+from deployserver.feed.recorder import stop_all
 from deployserver.models import Base
-from deployserver.recorder import stop_all
 from deployserver.services import tokens
 from deployserver.services.audit import Actor
 from tests.backends import configured_backends, temporary_database
@@ -86,25 +87,41 @@ def config(make_config: Callable[..., Config]) -> Config:
     return make_config()
 
 
+class SharedApp:
+    """An app shared by a module's tests, and its state as ``create_app`` left it."""
+
+    def __init__(self, config: Config) -> None:
+        self.app = create_app(config)
+        built = state(self.app)
+        self._pristine = dataclasses.replace(built, extras=dict(built.extras))
+
+    def reset(self) -> None:
+        """Drop what the last test left in the app's state (caches, recorder, read-once data)."""
+        pristine = self._pristine
+        self.app.extensions["deployserver"] = dataclasses.replace(
+            pristine, extras=dict(pristine.extras)
+        )
+
+
 @pytest.fixture(scope="module")
-def module_apps() -> Iterator[list[Flask]]:
+def module_apps() -> Iterator[list[SharedApp]]:
     """The apps built for this module, one per distinct configuration."""
-    apps: list[Flask] = []
+    apps: list[SharedApp] = []
     yield apps
     stop_all()
-    for app in apps:
-        state(app).engine.dispose()
+    for shared in apps:
+        state(shared.app).engine.dispose()
 
 
 @pytest.fixture
-def app(config: Config, module_apps: list[Flask]) -> Flask:
+def app(config: Config, module_apps: list[SharedApp]) -> Flask:
     """The module's app for ``config``: built on first use, shared by later tests."""
-    for built in module_apps:
-        if state(built).config == config:
-            return built
-    built = create_app(config)
-    module_apps.append(built)
-    return built
+    for shared in module_apps:
+        if state(shared.app).config == config:
+            return shared.app
+    shared = SharedApp(config)
+    module_apps.append(shared)
+    return shared.app
 
 
 @pytest.fixture(autouse=True)
@@ -113,22 +130,23 @@ def isolate_tests(request: pytest.FixtureRequest) -> Iterator[None]:
 
     Apps a test builds on its own may start installation recorders too: every recorder is
     flushed and stopped before the rows are cleared, so no batch of this test lands in the
-    next. Shared apps lose their per-app caches (license verdicts, served bodies, recorder).
+    next. Shared apps get back the state ``create_app`` gave them: no cached verdicts or served
+    bodies, no recorder, nothing read once.
     """
     if "database_url" not in request.fixturenames:
         yield
         stop_all()
         return
     engine: Engine = request.getfixturevalue("database_engine")
-    apps: list[Flask] = request.getfixturevalue("module_apps")
+    apps: list[SharedApp] = request.getfixturevalue("module_apps")
     folder: Path = request.getfixturevalue("instance_folder")
     yield
     stop_all()
     with engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(delete(table))
-    for built in apps:
-        state(built).extras.clear()
+    for shared in apps:
+        shared.reset()
     for entry in folder.iterdir():
         if entry.is_dir():
             shutil.rmtree(entry)

@@ -19,11 +19,12 @@ from deployserver.api.blueprint import Blueprint
 from deployserver.api.schemas import problems
 from deployserver.errors import BASIC_CHALLENGE, Unauthorized
 from deployserver.extensions import AppState, state
-from deployserver.feed import ServedSpec, spec_feed
+from deployserver.feed.answers import ServedSpec, spec_feed
+from deployserver.feed.recorder import EXTRAS_KEY as RECORDER_KEY
+from deployserver.feed.recorder import installation_recorder
 from deployserver.licensing.credentials import license_from_authorization
-from deployserver.licensing.verify import LicenseView, license_verifier
-from deployserver.recorder import EXTRAS_KEY as RECORDER_KEY
-from deployserver.recorder import installation_recorder
+from deployserver.licensing.judge import LicenseView
+from deployserver.licensing.verifier import license_verifier
 
 blp = Blueprint(
     "operator",

@@ -7,7 +7,7 @@ from typing import Any
 import click
 from gunicorn.app.base import BaseApplication
 
-from deployserver.cli import cli
+from deployserver.cli.root import cli
 from deployserver.config import Config
 from deployserver.startup import prepare_server
 

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from deployserver.cohort import BUCKETS, cohort_bucket, in_cohort
+from deployserver.feed.cohorts import BUCKETS, cohort_bucket, in_cohort
 
 LICENSES = [str(uuid.UUID(int=n * 7919 + 13)) for n in range(3000)]
 CANDIDATE = "8f1c2b9e-0000-4000-8000-000000000001"
