@@ -1,4 +1,4 @@
-"""Channel files (API.md section 6): read and check a ``channels/`` folder, order its work.
+"""Channel files (docs/channel-files.md): read and check a ``channels/`` folder, order its work.
 
 Nothing here touches the database: every file is read and validated before the sync starts,
 so a typo in the last file never leaves the first one half-applied. The entries of all files

@@ -50,7 +50,7 @@ class ReleaseById(MethodView):
 
 class ChangeSchema(Schema):
     path = fields.String(
-        required=True, metadata={"description": "Starts with chart. or values. (API.md paths)"}
+        required=True, metadata={"description": "chart. or values., dotted keys, [i] for list items"}
     )
     op = fields.String(required=True, metadata={"enum": ["add", "remove", "change"]})
     from_ = fields.Raw(

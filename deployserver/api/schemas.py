@@ -12,12 +12,12 @@ from deployserver.errors import PROBLEM_JSON
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# API.md: RFC 3339 in UTC, seconds precision, with a Z.
+# The API's times: RFC 3339 in UTC, seconds precision, with a Z.
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 class Timestamp(fields.DateTime):
-    """A UTC time as API.md writes it: ``2026-11-28T10:00:00Z``."""
+    """A UTC time as the API writes it: ``2026-11-28T10:00:00Z``."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(format=TIME_FORMAT, **kwargs)

@@ -1,4 +1,4 @@
-"""``deployserver channels sync``: make the server match the channel files (API.md 6)."""
+"""``deployserver channels sync``: make the server match the channel files (docs/)."""
 
 from __future__ import annotations
 

@@ -675,7 +675,7 @@ def test_longest_version_and_notes_fit_every_backend(
 def test_versions_differing_only_in_case_are_two_releases(
     app: Flask, client: FlaskClient, admin_headers: Headers, make_channel: Callable[..., Any]
 ) -> None:
-    # Unique "as an exact string" (API.md), also on MariaDB's default case-insensitive
+    # Unique "as an exact string", also on MariaDB's default case-insensitive
     # collation, where 1.0.0-RC.1 collided with 1.0.0-rc.1 (409).
     make_channel("stable")
     make_channel("beta")

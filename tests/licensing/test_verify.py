@@ -1,4 +1,4 @@
-"""The verifier: every verdict code, every attack of issue 4 refused, cache and outage rules."""
+"""The verifier: every verdict code, known JWT attacks refused, cache and outage rules."""
 
 from __future__ import annotations
 
