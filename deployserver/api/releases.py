@@ -50,7 +50,7 @@ class ReleaseById(MethodView):
 
 class ChangeSchema(Schema):
     path = fields.String(
-        required=True, metadata={"description": "chart. or values., dotted keys, [i] for list items"}
+        required=True, metadata={"description": "chart. or values., dotted keys, [i] for items"}
     )
     op = fields.String(required=True, metadata={"enum": ["add", "remove", "change"]})
     from_ = fields.Raw(
