@@ -29,7 +29,6 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 from tests.private_postgres import private_postgres
 from tests.servers import cli_env, running_server
@@ -99,13 +98,15 @@ class HoldingRun:
         folder.mkdir()
         (folder / "test_holding.py").write_text(HOLDING_TEST)
         self.report = folder / "report.json"
+        self.output = folder / "output.txt"
+        self._log = self.output.open("w")
         env = {**os.environ, "PYTHONPATH": str(ROOT), "HOLDING_REPORT": str(self.report)}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_holding.py"],
             cwd=folder,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -123,6 +124,7 @@ class HoldingRun:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        self._log.close()
 
 
 def test_killed_or_interrupted_run_leaves_no_server_behind(tmp_path: Path) -> None:
@@ -136,7 +138,11 @@ def test_killed_or_interrupted_run_leaves_no_server_behind(tmp_path: Path) -> No
         for signum, run in runs.items():
             os.kill(run.process.pid, signum)
         for run in runs.values():
-            run.process.wait(timeout=60)
+            # An interrupted run stops its servers itself first (gunicorn's graceful stop).
+            try:
+                run.process.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"the run did not end: {run.output.read_text()[-2000:]}")
         assert wait_until(lambda: not any(map(left_behind, servers.values())), 60), {
             signal.Signals(signum).name: left_behind(where) for signum, where in servers.items()
         }
