@@ -75,7 +75,7 @@ def test_installed_wheel_migrates_from_any_folder(tmp_path: Path) -> None:
     # This run's pip installs into the venv (ensurepip would double the test's time).
     run(
         sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-deps",
-        "--no-index", wheel,
+        "--no-index", "--no-compile", wheel,
         cwd=tmp_path,
     )  # fmt: skip
 
