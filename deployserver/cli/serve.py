@@ -1,35 +1,15 @@
-"""``deployserver serve``: migrate to head, run start-up tasks, then serve with gunicorn."""
+"""``deployserver serve``: migrate to head, run start-up tasks, then serve with gunicorn.
+
+The server stack is imported when the command runs, not when the CLI starts.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import click
-from gunicorn.app.base import BaseApplication
 
 from deployserver.cli.root import cli
-from deployserver.config import Config
-from deployserver.startup import prepare_server
-
-
-class GunicornServer(BaseApplication):
-    """gunicorn with our options; each worker builds its own app after the fork."""
-
-    def __init__(self, config: Config, options: dict[str, Any]) -> None:
-        self.deployserver_config = config
-        self.options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            # Settings newer than the oldest gunicorn we support are skipped there.
-            if key in self.cfg.settings:
-                self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        from deployserver.app import create_app
-
-        return create_app(self.deployserver_config)
 
 
 @cli.command()
@@ -40,8 +20,14 @@ class GunicornServer(BaseApplication):
 @click.option("--access-log", is_flag=True, help="Log every request (off: polls are the hot path).")
 def serve(host: str, port: int, workers: int, reload: bool, access_log: bool) -> None:
     """Migrate the database to head and serve the API with gunicorn."""
-    config = Config.from_env()
-    prepare_server(config)
+    from deployserver.cli.gunicorn import GunicornServer
+    from deployserver.cli.local import one_line_errors
+    from deployserver.config import Config
+    from deployserver.startup import prepare_server
+
+    with one_line_errors():
+        config = Config.from_env()
+        prepare_server(config)
     options: dict[str, Any] = {
         "bind": f"{host}:{port}",
         "workers": workers,

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from deployserver.channelfiles import ChannelFile, Entry, HeadMove, plan_order, refusal
 from deployserver.db import write_transaction
-from deployserver.errors import DeployServerError, Invalid, NotFound
+from deployserver.errors import DeployServerError, Forbidden, Invalid, NotFound
 from deployserver.services import audit, channels, releases
 from deployserver.specs.canonical import digest_of
 from deployserver.specs.values import semver_key
@@ -55,8 +55,12 @@ def sync_channels(
     files: Sequence[ChannelFile],
     *,
     dry_run: bool = False,
+    may_create: bool = True,
 ) -> SyncResult:
     """Apply ``files`` (already validated) in one transaction; never deletes anything.
+
+    ``may_create`` False: a file naming a channel that does not exist is refused (403), for
+    callers who may publish but not create channels.
 
     Channels are created or updated first (file-name order), then every entry and head move
     in dependency order. Steps already done are skipped, so a second run changes nothing.
@@ -66,7 +70,7 @@ def sync_channels(
     actions: list[Action] = []
     with write_transaction(session, commit=not dry_run):
         for channel_file in files:
-            actions.extend(_settle_channel(session, run, channel_file))
+            actions.extend(_settle_channel(session, run, channel_file, may_create))
         for step in order:
             try:
                 done = (
@@ -90,7 +94,7 @@ def sync_channels(
 
 
 def _settle_channel(
-    session: Session, actor: audit.Actor, channel_file: ChannelFile
+    session: Session, actor: audit.Actor, channel_file: ChannelFile, may_create: bool
 ) -> list[Action]:
     """Create the channel, or bring its description and base values to the file's."""
     name = channel_file.name
@@ -101,6 +105,8 @@ def _settle_channel(
     where = f"{channel_file.file}:{channel_file.values_line}"
     try:
         if current is None:
+            if not may_create:
+                raise Forbidden(f"creating channel {name!r} needs the admin role")
             channels.create_channel(
                 session, actor, name, channel_file.description, channel_file.values
             )
