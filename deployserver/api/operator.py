@@ -1,4 +1,4 @@
-"""The endpoint operators poll (API.md section 1): the product's hot path.
+"""The endpoint operators poll (docs/api.md, operator polling): the product's hot path.
 
 Per request: parse Basic auth, verify the license (cached), find the stored bytes of the
 channel's head or rollout candidate (cached), note the poll for installation insights (in
