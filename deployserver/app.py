@@ -72,7 +72,11 @@ def register_extensions(app: Flask, config: Config) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    app.wsgi_app = RequestIdMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+    """WSGI middleware, outermost first: request ids, then the poll ahead of Flask."""
+    from deployserver.api.poll import PollRoutes
+
+    polls = PollRoutes(app.wsgi_app, state(app))
+    app.wsgi_app = RequestIdMiddleware(polls)  # type: ignore[method-assign]
 
 
 def register_blueprints(app: Flask) -> None:

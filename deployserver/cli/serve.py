@@ -11,6 +11,11 @@ from deployserver.cli import cli
 from deployserver.config import Config
 from deployserver.startup import prepare_server
 
+WORKER_CLASS = "deployserver.worker.DeployServerWorker"
+WORKER_CONNECTIONS = 2000
+MAX_HEADER_FIELD = 24 * 1024
+MAX_HEADER_FIELDS = 50
+
 
 class GunicornServer(BaseApplication):
     """gunicorn with our options; each worker builds its own app after the fork."""
@@ -45,11 +50,19 @@ def serve(host: str, port: int, workers: int, reload: bool, access_log: bool) ->
     options: dict[str, Any] = {
         "bind": f"{host}:{port}",
         "workers": workers,
-        "worker_class": "sync",
+        "worker_class": WORKER_CLASS,
+        # Connections a worker holds at once (greenlets; idle ones close after `keepalive`).
+        "worker_connections": WORKER_CONNECTIONS,
         "reload": reload,
         "timeout": 60,
         "graceful_timeout": 20,
+        # Also the time a client has to send a whole request head (gevent's timeout_ctx).
         "keepalive": 5,
+        # The largest license we accept (16 KiB) as Basic credentials is a ~22 KB header;
+        # fewer header fields than gunicorn's 100 keep a request head's buffer near its
+        # default (fields x field size).
+        "limit_request_field_size": MAX_HEADER_FIELD,
+        "limit_request_fields": MAX_HEADER_FIELDS,
         "accesslog": "-" if access_log else None,
         "errorlog": "-",
         "loglevel": config.log_level.lower(),
