@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev run test lint fmt typecheck migrate bench bench-scale bench-storm clean
+.PHONY: help install dev run test lint fmt typecheck migrate bench bench-scale bench-storm bench-slowclients clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -30,10 +30,8 @@ install: $(STAMP) ## Create .venv and install deployserver
 
 dev: $(DEV_STAMP) ## Install with the development tools
 
-run: $(STAMP) ## Migrate, sync channels/ and serve on $(HOST):$(PORT) (SQLite by default)
-	$(BIN)/deployserver db upgrade
-	$(BIN)/deployserver channels sync channels
-	$(BIN)/deployserver serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+run: $(STAMP) ## Migrate, seed an empty database from channels/, serve on $(HOST):$(PORT) (SQLite by default)
+	$(BIN)/deployserver serve --seed channels --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 migrate: $(STAMP) ## Migrate the configured database to head
 	$(BIN)/deployserver db upgrade
@@ -67,6 +65,9 @@ bench-scale: $(DEV_STAMP) ## Scale curves: small vs large tables on SQLite and P
 
 bench-storm: $(DEV_STAMP) ## Retry storm: 500 polling clients while a publish happens
 	$(BIN)/python -m bench.storm
+
+bench-slowclients: $(DEV_STAMP) ## Polls while 300 idle and 300 half-sent connections are held
+	$(BIN)/python -m bench.slowclients
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -21,19 +21,28 @@ def channels_group() -> None:
 @click.argument("folder", default="channels", type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Print the plan and write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-def sync(folder: Path, dry_run: bool, as_json: bool) -> None:
+@click.option(
+    "--seed",
+    is_flag=True,
+    help="Only fill in what is missing: create channels, give a head to channels without "
+    "one; never move a head or rewrite a channel (what a server start does).",
+)
+def sync(folder: Path, dry_run: bool, as_json: bool, seed: bool) -> None:
     """Create, update, publish, promote and move heads until the server matches FOLDER.
 
     One transaction: any refusal changes nothing. Never deletes a channel or a release.
+    A head that was made outside the files and that this sync moves away from gets a
+    ``drift`` line in the plan.
     """
     # Every file is read and validated before the database is opened.
     files = load_folder(folder)
     with app_context():
-        result = sync_channels(get_session(), cli_actor(), files, dry_run=dry_run)
+        result = sync_channels(get_session(), cli_actor(), files, dry_run=dry_run, seed=seed)
     if as_json:
         echo_json(
             {
                 "dryRun": result.dry_run,
+                "seed": seed,
                 "changed": result.changed,
                 "requestId": result.request_id,
                 "actions": [
@@ -51,9 +60,13 @@ def sync(folder: Path, dry_run: bool, as_json: bool) -> None:
         return
     for action in result.actions:
         click.echo(action.line)
-    count = len(result.actions)
+    count = len(result.changes)
     if not count:
-        click.echo(f"no changes: the server matches {folder}")
+        click.echo(
+            f"no changes: nothing to seed from {folder}"
+            if seed
+            else f"no changes: the server matches {folder}"
+        )
     elif dry_run:
         click.echo(f"dry run: {count} change(s) planned, nothing written")
     else:

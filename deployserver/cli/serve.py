@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 from gunicorn.app.base import BaseApplication
 
-from deployserver.cli import cli
+from deployserver.channelfiles import load_folder
+from deployserver.cli import app_context, cli, cli_actor
 from deployserver.config import Config
+from deployserver.db import get_session
+from deployserver.services.sync import sync_channels
 from deployserver.startup import prepare_server
 
 WORKER_CLASS = "deployserver.worker.DeployServerWorker"
@@ -43,10 +47,26 @@ class GunicornServer(BaseApplication):
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 256))
 @click.option("--reload", is_flag=True, help="Restart workers when code changes (development).")
 @click.option("--access-log", is_flag=True, help="Log every request (off: polls are the hot path).")
-def serve(host: str, port: int, workers: int, reload: bool, access_log: bool) -> None:
+@click.option(
+    "--seed",
+    "seed_folder",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Before serving, seed from this folder of channel files: create what is missing, "
+    "give a head only to channels without one; never move a head (channels sync --seed).",
+)
+def serve(
+    host: str, port: int, workers: int, reload: bool, access_log: bool, seed_folder: Path | None
+) -> None:
     """Migrate the database to head and serve the API with gunicorn."""
     config = Config.from_env()
+    # Channel files are read and validated before the database is touched.
+    files = load_folder(seed_folder) if seed_folder is not None else None
     prepare_server(config)
+    if files is not None:
+        with app_context(config):
+            seeded = sync_channels(get_session(), cli_actor(), files, seed=True)
+        for action in seeded.actions:
+            click.echo(f"seed: {action.line}")
     options: dict[str, Any] = {
         "bind": f"{host}:{port}",
         "workers": workers,
