@@ -22,6 +22,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import socket
 import sys
 from ssl import SSLError
 from typing import Any
@@ -80,6 +81,8 @@ _REFUSALS: tuple[tuple[tuple[type[BaseException], ...], int, str, str, str], ...
         "The request line does not parse as HTTP/1.x.",
     ),
 )
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 1 << 20
 _RESPONSE_ERRORS = (http_errors.InvalidResponseHeader, http_errors.InvalidResponseHeaderName)
 
 
@@ -159,5 +162,19 @@ class DeployServerWorker(GeventWorker):
             self.log.warning("Invalid request from ip=%s: %s", peer, type(exc).__name__)
         try:
             util.write_nonblock(client, problem_response(*refusal))
+            linger(client)
         except Exception:
             self.log.debug("Failed to send error message.")
+
+
+def linger(client: socket.socket) -> None:
+    """Read what the client still sends (briefly) before the connection closes: closing
+    with unread input resets the connection, and the client may lose the answer."""
+    client.shutdown(socket.SHUT_WR)
+    client.settimeout(LINGER_SECONDS)
+    drained = 0
+    while drained < LINGER_BYTES:
+        chunk = client.recv(65536)
+        if not chunk:
+            return
+        drained += len(chunk)
