@@ -8,10 +8,13 @@ from flask import Flask
 from flask_smorest import Api
 
 from deployserver import db
+from deployserver.api import BLUEPRINTS
+from deployserver.api.poll import PollRoutes
 from deployserver.config import Config
 from deployserver.errors import register_errorhandlers
 from deployserver.extensions import AppState, state
 from deployserver.request_id import RequestIdMiddleware, current_request_id
+from deployserver.services import keys
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -39,6 +42,7 @@ def create_app(config: Config | None = None) -> Flask:
     register_request_hooks(app)
     register_blueprints(app)
     register_errorhandlers(app)
+    register_startup(app)
     return app
 
 
@@ -73,15 +77,18 @@ def register_extensions(app: Flask, config: Config) -> None:
 
 def register_request_hooks(app: Flask) -> None:
     """WSGI middleware, outermost first: request ids, then the poll ahead of Flask."""
-    from deployserver.api.poll import PollRoutes
-
     polls = PollRoutes(app.wsgi_app, state(app))
     app.wsgi_app = RequestIdMiddleware(polls)  # type: ignore[method-assign]
 
 
 def register_blueprints(app: Flask) -> None:
-    from deployserver.api import BLUEPRINTS
-
     api = state(app).api
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+
+
+def register_startup(app: Flask) -> None:
+    """What ``deployserver serve`` runs once before forking, and what ``/readyz`` checks."""
+    app_state = state(app)
+    app_state.startup_tasks.append(keys.ensure_signing_key)
+    app_state.readiness_checks["signing_key"] = keys.signing_key_ready

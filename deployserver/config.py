@@ -92,7 +92,7 @@ class Config:
     operator_namespace: str = "wandb"
     redis_url: str = ""
     log_level: str = "INFO"
-    # Installation insights (deployserver/recorder.py).
+    # Installation insights (deployserver/feed/recorder.py).
     installation_flush_seconds: int = 10
     installation_retention_days: int = 180
     installation_buffer_entries: int = 100_000

@@ -48,12 +48,18 @@ PROBE = textwrap.dedent(
     print(naps, bool(done))
     """
 )
-SLEEPS = {"postgresql": "SELECT pg_sleep(0.4)", "mysql": "SELECT SLEEP(0.4)"}
+# SQLite calls are local and short: they block the loop while they run, by design, and
+# only have to work; the network drivers must wait cooperatively.
+SLEEPS = {
+    "sqlite": "SELECT 1",
+    "postgresql": "SELECT pg_sleep(0.4)",
+    "mysql": "SELECT SLEEP(0.4)",
+}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", [b for b in configured_backends() if b in SLEEPS])
-def test_database_drivers_are_cooperative_under_gevent(backend: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", configured_backends())
+def test_database_drivers_work_under_gevent(backend: str, tmp_path: Path) -> None:
     with temporary_database(backend, tmp_path) as url:
         result = subprocess.run(
             [sys.executable, "-c", PROBE, url, SLEEPS[backend]],
@@ -64,8 +70,9 @@ def test_database_drivers_are_cooperative_under_gevent(backend: str, tmp_path: P
         )
     assert result.returncode == 0, result.stderr
     naps, thread_done = result.stdout.split()
-    assert float(naps) < 1.2, naps
     assert thread_done == "True"
+    if backend != "sqlite":
+        assert float(naps) < 1.2, naps
 
 
 @pytest.mark.parametrize(

@@ -10,11 +10,15 @@ from deployserver.api import (
     licenses,
     operator,
     releases,
+    render,
+    rollouts,
 )
 
 BLUEPRINTS = [
     health.blp,
     channels.blp,
+    rollouts.blp,
+    render.blp,
     releases.blp,
     audit.blp,
     installations.blp,

@@ -31,11 +31,12 @@ from deployserver.errors import (
     problem_document,
 )
 from deployserver.extensions import AppState
-from deployserver.feed import ServedSpec, spec_feed
+from deployserver.feed.answers import ServedSpec, spec_feed
+from deployserver.feed.recorder import EXTRAS_KEY as RECORDER_KEY
+from deployserver.feed.recorder import installation_recorder
 from deployserver.licensing.credentials import license_from_authorization
-from deployserver.licensing.verify import LicenseView, license_verifier
-from deployserver.recorder import EXTRAS_KEY as RECORDER_KEY
-from deployserver.recorder import installation_recorder
+from deployserver.licensing.judge import LicenseView
+from deployserver.licensing.verifier import license_verifier
 from deployserver.request_id import ENVIRON_KEY as REQUEST_ID_KEY
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import click
 from gunicorn.app.base import BaseApplication
 
 from deployserver.channelfiles import load_folder
-from deployserver.cli import app_context, cli, cli_actor
+from deployserver.cli.root import app_context, cli, cli_actor
 from deployserver.config import Config
 from deployserver.db import get_session
 from deployserver.services.sync import sync_channels
