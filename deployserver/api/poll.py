@@ -85,6 +85,12 @@ class PollAnswer:
 
 def answer_poll(app_state: AppState, environ: dict[str, Any], release_id: str | None) -> PollAnswer:
     """Answer a poll of the channel (``release_id`` None) or of one pinned release."""
+    answer = _answer(app_state, environ, release_id)
+    # Every poll, on either path, ends here with its outcome: the one place to count them.
+    return answer
+
+
+def _answer(app_state: AppState, environ: dict[str, Any], release_id: str | None) -> PollAnswer:
     try:
         channel, license = caller(app_state, environ)
         license_id = license.id if license is not None else None
