@@ -15,7 +15,7 @@ import shutil
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -222,3 +222,38 @@ def test_restart_keeps_a_rest_rollback(tmp_path: Path) -> None:
     assert plan.returncode == 0, plan.stderr
     assert "drift stable 0.83.1: made head outside the files (rollback by " in plan.stdout
     assert "move head stable 0.83.1 -> 0.84.0 (promote)" in plan.stdout
+
+
+def wait_for(check: Callable[[], bool], seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "not within the bound"
+        time.sleep(0.2)
+
+
+def test_background_work_runs_in_the_gevent_worker(tmp_path: Path) -> None:
+    # The installation recorder's thread and the trust refresh are greenlets in a worker.
+    env = cli_env(
+        tmp_path / "instance",
+        DEPLOYSERVER_LICENSE_CACHE_SECONDS="1",
+        DEPLOYSERVER_INSTALLATION_FLUSH_SECONDS="1",
+    )
+    with running_server(env) as base:
+        admin = admin_token(env)
+        publish_one(base, admin)
+        _, issued = issue(base, admin, channel="stable")
+        headers = basic(str(issued["token"]))
+        for _ in range(4):
+            assert http("GET", base + CHANNEL_URL, headers).status == 200
+
+        def recorded() -> bool:
+            listing = http("GET", base + "/api/v1/installations?subject=acme", admin).json()
+            return sum(item["pollCount"] for item in listing["items"]) == 4
+
+        wait_for(recorded)
+        revoked = http("POST", f"{base}/api/v1/licenses/{issued['id']}/revoke", admin, {})
+        assert revoked.status == 200, revoked.body
+        # Every worker's trust refresh sees the revocation within the cache bound.
+        wait_for(
+            lambda: all(http("GET", base + CHANNEL_URL, headers).status == 401 for _ in range(6))
+        )
