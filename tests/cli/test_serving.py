@@ -129,6 +129,8 @@ def test_the_largest_license_fits_in_the_request_headers(tmp_path: Path) -> None
         result = http("GET", base + CHANNEL_URL, basic(token))
         assert result.status == 200, result.body
         assert len(basic(token)["Authorization"]) > 21_800  # what the header limit admits
+        # As a Kubernetes secret made from a file sends it: with a trailing newline.
+        assert http("GET", base + CHANNEL_URL, basic(token + "\n")).status == 200
 
 
 def raw_exchange(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
