@@ -24,9 +24,11 @@ import json
 import os
 import socket
 import sys
+import warnings
 from ssl import SSLError
 from typing import Any
 
+from gevent.monkey import MonkeyPatchWarning
 from gunicorn import util
 from gunicorn.http import errors as http_errors
 from gunicorn.workers.ggevent import GeventWorker
@@ -134,7 +136,14 @@ class DeployServerWorker(GeventWorker):
     """gunicorn's gevent worker with problem+json refusals and a cooperative psycopg."""
 
     def patch(self) -> None:
-        super().patch()
+        with warnings.catch_warnings():
+            # The master imported ssl before the fork (PyJWT's JWKS client does, at import);
+            # only that client, which the server never uses, holds ssl names directly. The
+            # drivers look ssl up at call time (PyMySQL) or use libpq's own TLS (psycopg).
+            warnings.filterwarnings(
+                "ignore", message="Monkey-patching ssl after ssl", category=MonkeyPatchWarning
+            )
+            super().patch()
         cooperative_psycopg()
 
     def load_wsgi(self) -> None:
