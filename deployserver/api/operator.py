@@ -15,6 +15,7 @@ from flask import Response, request
 from marshmallow import Schema, fields
 
 from deployserver.api.blueprint import Blueprint
+from deployserver.api.openapi import LICENSE_SECURITY
 from deployserver.api.poll import answer_poll
 from deployserver.api.schemas import problems
 from deployserver.extensions import state
@@ -54,6 +55,7 @@ def _respond(release_id: str | None) -> Response:
 @blp.alt_response(200, schema=OperatorSpecSchema, success=True, description="The spec")
 @blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
 @problems(blp, 401, 404, 503, s401=LICENSE_REFUSED, s404=NOT_SERVED)
+@blp.doc(security=LICENSE_SECURITY)
 def latest_spec() -> Response:
     """The current spec of the channel the caller's license names."""
     return _respond(None)
@@ -64,6 +66,7 @@ def latest_spec() -> Response:
 @blp.alt_response(200, schema=OperatorSpecSchema, success=True, description="The spec")
 @blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
 @problems(blp, 401, 404, 503, s401=LICENSE_REFUSED, s404=NOT_SERVED)
+@blp.doc(security=LICENSE_SECURITY)
 def pinned_spec(release_id: str) -> Response:
     """The spec of one release the caller's channel serves or has served (pinning)."""
     return _respond(release_id)
