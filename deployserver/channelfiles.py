@@ -1,5 +1,6 @@
 """Channel files (API.md section 6): read and check a ``channels/`` folder, order its work.
 
+Files come from a folder on disk or from an upload (``POST /api/v1/sync``), read the same way.
 Nothing here touches the database: every file is read and validated before the sync starts,
 so a typo in the last file never leaves the first one half-applied. The entries of all files
 are then put in one order where each ``promote`` follows the publish that it names.
@@ -8,8 +9,10 @@ are then put in one order where each ``promote`` follows the publish that it nam
 from __future__ import annotations
 
 import heapq
+import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 import yaml
@@ -82,21 +85,98 @@ class ChannelFile:
 Step = Entry | HeadMove
 
 
+class FolderSource:
+    """Channel files on disk: ``*.yaml`` directly in ``folder``, values files below it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def names(self) -> list[str]:
+        if not self.folder.is_dir():
+            raise Invalid(f"{self.folder}: not a folder of channel files", CODE)
+        return sorted(path.name for path in self.folder.glob("*.yaml") if path.is_file())
+
+    def shown(self, name: str) -> str:
+        return str(self.folder / name)
+
+    def read(self, name: str, shown: str) -> str:
+        return _read(self.folder / name, shown)
+
+    def values_text(self, raw: str) -> str:
+        path = self.folder / raw
+        # Resolved (``..`` and symlinks followed): channel files are reviewed for what they
+        # publish, and a values file must be one of the files under review.
+        if not path.resolve().is_relative_to(self.folder.resolve()):
+            raise Invalid.field("valuesFile", f"{raw} is outside the channels folder {self.folder}")
+        return _read(path, f"valuesFile {raw}", f" in {self.folder}")
+
+
+class UploadedSource:
+    """Channel files sent in a request: ``{path relative to the channels folder: text}``.
+
+    Paths were checked at the edge (:func:`check_relative_path`); a values file is looked up
+    by its normalised path, which must stay inside the uploaded folder.
+    """
+
+    def __init__(self, files: Mapping[str, str]) -> None:
+        self.files = dict(files)
+        self.folder = "the uploaded files"
+
+    def names(self) -> list[str]:
+        return sorted(name for name in self.files if "/" not in name and name.endswith(".yaml"))
+
+    def shown(self, name: str) -> str:
+        return name
+
+    def read(self, name: str, shown: str) -> str:
+        return self.files[name]
+
+    def values_text(self, raw: str) -> str:
+        wanted = posixpath.normpath(raw)
+        if wanted == ".." or wanted.startswith("../"):
+            raise Invalid.field("valuesFile", f"{raw} is outside the channels folder")
+        text = self.files.get(wanted)
+        if text is None:
+            raise Invalid(f"valuesFile {raw}: no such file in {self.folder}", CODE)
+        return text
+
+
+Source = FolderSource | UploadedSource
+
+
+def check_relative_path(path: str) -> str | None:
+    """Why ``path`` cannot name a file of an uploaded channels folder (None: it can)."""
+    if not path or len(path) > 1024:
+        return "must be 1 to 1024 characters"
+    if "\\" in path or "\x00" in path or path.startswith("/") or PureWindowsPath(path).drive:
+        return "must be a relative path with / separators"
+    if any(part in ("", ".", "..") for part in path.split("/")):
+        return "must not hold empty, . or .. parts"
+    return None
+
+
 def load_folder(folder: Path) -> list[ChannelFile]:
     """Every ``*.yaml`` file directly in ``folder``, validated, in file-name order."""
-    if not folder.is_dir():
-        raise Invalid(f"{folder}: not a folder of channel files", CODE)
-    paths = sorted(path for path in folder.glob("*.yaml") if path.is_file())
-    if not paths:
-        raise Invalid(f"{folder}: holds no channel files (*.yaml)", CODE)
-    return [load_file(path, folder) for path in paths]
+    return load_source(FolderSource(folder))
 
 
-def _read(path: Path, shown: str) -> str:
+def load_uploaded(files: Mapping[str, str]) -> list[ChannelFile]:
+    """The channel files of an uploaded folder, validated, in file-name order."""
+    return load_source(UploadedSource(files))
+
+
+def load_source(source: Source) -> list[ChannelFile]:
+    names = source.names()
+    if not names:
+        raise Invalid(f"{source.folder}: holds no channel files (*.yaml)", CODE)
+    return [load_file(source, name) for name in names]
+
+
+def _read(path: Path, shown: str, where: str = "") -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise Invalid(f"{shown}: no such file", CODE) from None
+        raise Invalid(f"{shown}: no such file{where}", CODE) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise Invalid(f"{shown}: cannot be read: {exc}", CODE) from None
 
@@ -123,10 +203,11 @@ def _line(node: yaml.Node | None) -> int:
     return node.start_mark.line + 1 if node is not None else 1
 
 
-def load_file(path: Path, folder: Path) -> ChannelFile:
+def load_file(source: Source, file_name: str) -> ChannelFile:
     """Read and validate one channel file; every refusal names the file and line."""
-    shown = str(path)
-    data, node = _compose(_read(path, shown), shown)
+    shown = source.shown(file_name)
+    stem = file_name.removesuffix(".yaml")
+    data, node = _compose(source.read(file_name, shown), shown)
     if not isinstance(data, dict):
         raise Invalid(f"{shown}: must be a mapping with name, releases and head", CODE)
     nodes = _key_lines(node)
@@ -139,9 +220,9 @@ def load_file(path: Path, folder: Path) -> ChannelFile:
             raise fail(str(key), f"is not a field of a channel file ({', '.join(FILE_KEYS)})")
     name = data.get("name")
     if name is None:
-        raise Invalid(f"{shown}: name: is required (the file's name, {path.stem!r})", CODE)
-    if name != path.stem:
-        raise fail("name", f"{name!r} must equal the file name ({path.stem!r})")
+        raise Invalid(f"{shown}: name: is required (the file's name, {stem!r})", CODE)
+    if name != stem:
+        raise fail("name", f"{name!r} must equal the file name ({stem!r})")
     try:
         validate_channel_name(name)
         description = validate_description(data.get("description", ""))
@@ -159,7 +240,7 @@ def load_file(path: Path, folder: Path) -> ChannelFile:
     seen: dict[str, Entry] = {}
     for index, raw in enumerate(raw_entries):
         line = _line(item_nodes[index] if index < len(item_nodes) else node)
-        entry = _entry(raw, shown, name, index, line, folder)
+        entry = _entry(raw, shown, name, index, line, source)
         if entry.version in seen:
             raise Invalid(
                 f"{entry.where}: {entry.version} is already listed at "
@@ -197,7 +278,7 @@ def load_file(path: Path, folder: Path) -> ChannelFile:
     )
 
 
-def _entry(raw: Any, shown: str, channel: str, index: int, line: int, folder: Path) -> Entry:
+def _entry(raw: Any, shown: str, channel: str, index: int, line: int, source: Source) -> Entry:
     where = f"{shown}:{line}: releases[{index}]"
     if not isinstance(raw, dict):
         raise Invalid(f"{where}: must be a release (version, chart, ...) or a promote", CODE)
@@ -223,7 +304,7 @@ def _entry(raw: Any, shown: str, channel: str, index: int, line: int, folder: Pa
         if "valuesFile" in raw:
             if "values" in raw:
                 raise Invalid.field("valuesFile", "give either values or valuesFile, not both")
-            values = _values_file(raw["valuesFile"], folder)
+            values = _values_file(raw["valuesFile"], source)
         spec = release_spec(
             version, raw["chart"], values, None, raw.get("metadata"), raw.get("notes", "")
         )
@@ -243,23 +324,11 @@ def _version(raw: Any, where: str) -> str:
     return raw
 
 
-def _values_file(raw: Any, folder: Path) -> dict[str, Any]:
+def _values_file(raw: Any, source: Source) -> dict[str, Any]:
     if not isinstance(raw, str) or not raw.strip() or Path(raw).is_absolute():
         raise Invalid.field("valuesFile", "must be a path relative to the channels folder")
     validate_text(raw, "valuesFile")
-    path = folder / raw
-    # Resolved (``..`` and symlinks followed): channel files are reviewed for what they
-    # publish, and a values file must be one of the files under review.
-    if not path.resolve().is_relative_to(folder.resolve()):
-        raise Invalid.field("valuesFile", f"{raw} is outside the channels folder {folder}")
-    shown = f"valuesFile {raw}"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise Invalid(f"{shown}: no such file in {folder}", CODE) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise Invalid(f"{shown}: cannot be read: {exc}", CODE) from None
-    return parse_values_yaml(text, shown)
+    return parse_values_yaml(source.values_text(raw), f"valuesFile {raw}")
 
 
 def plan_order(files: list[ChannelFile]) -> list[Step]:

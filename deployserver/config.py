@@ -89,6 +89,8 @@ class Config:
     license_leeway_seconds: int = 60
     license_default_ttl_days: int = 365
     max_content_length: int = 1024 * 1024
+    # POST /api/v1/sync carries a whole channels folder: its own, larger body limit.
+    sync_max_bytes: int = 16 * 1024 * 1024
     operator_namespace: str = "wandb"
     redis_url: str = ""
     log_level: str = "INFO"
@@ -109,6 +111,7 @@ class Config:
         "license_leeway_seconds": lambda n, v: _int(n, v, 0),
         "license_default_ttl_days": lambda n, v: _int(n, v, 1),
         "max_content_length": lambda n, v: _int(n, v, 1024),
+        "sync_max_bytes": lambda n, v: _int(n, v, 1024),
         "installation_flush_seconds": lambda n, v: _int(n, v, 1),
         "installation_retention_days": lambda n, v: _int(n, v, 1),
         "installation_buffer_entries": lambda n, v: _int(n, v, 1),

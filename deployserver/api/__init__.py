@@ -12,6 +12,8 @@ from deployserver.api import (
     releases,
     render,
     rollouts,
+    sync,
+    tokens,
 )
 
 BLUEPRINTS = [
@@ -26,4 +28,6 @@ BLUEPRINTS = [
     keys.blp,
     jwks.blp,
     operator.blp,
+    tokens.blp,
+    sync.blp,
 ]

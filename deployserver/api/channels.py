@@ -17,7 +17,12 @@ from deployserver.api.fields import (
     QueryInteger,
     StorableText,
 )
-from deployserver.api.releases import ReleaseSchema
+from deployserver.api.releases import (
+    ReleaseRefSchema,
+    ReleaseSchema,
+    release_id_of,
+    required_release_id,
+)
 from deployserver.api.reveal import RevealArgsSchema, reveal_allowed, shown
 from deployserver.api.schemas import Timestamp, page_schema, problems
 from deployserver.auth import current_actor, require
@@ -114,16 +119,15 @@ class PublishSchema(Schema):
     )
 
 
-class PromoteSchema(Schema):
-    release_id = StorableText(data_key="releaseId", required=True)
+class PromoteSchema(ReleaseRefSchema):
     rollout = fields.Nested(
         RolloutArgsSchema,
         metadata={"description": "Stage the release as the channel's candidate instead of head"},
     )
 
 
-class RollbackSchema(Schema):
-    release_id = StorableText(data_key="releaseId")
+class RollbackSchema(ReleaseRefSchema):
+    pass
 
 
 class ValuesWarningSchema(Schema):
@@ -163,6 +167,8 @@ class HistoryEntrySchema(Schema):
     previous_release_id = fields.String(
         data_key="previousReleaseId", allow_none=True, required=True
     )
+    version = fields.String(required=True)
+    previous_version = fields.String(data_key="previousVersion", allow_none=True, required=True)
     actor = fields.String(required=True)
     at = Timestamp(required=True)
     percent = fields.Integer(
@@ -368,7 +374,7 @@ class Promote(MethodView):
                 get_session(),
                 current_actor(),
                 name,
-                data["release_id"],
+                required_release_id(data),
                 rollout_percent=rollout["percent"] if rollout else None,
             ),
             reveal,
@@ -397,7 +403,7 @@ class Rollback(MethodView):
     def post(self, data: dict[str, Any], name: str, reveal: bool) -> channels.ChannelView:
         """Move the head back to the previous head, or to a named earlier head."""
         channel = releases.rollback_channel(
-            get_session(), current_actor(), name, data.get("release_id")
+            get_session(), current_actor(), name, release_id_of(data, in_history_of=name)
         )
         return shown(channel, reveal_allowed(reveal))
 

@@ -57,7 +57,7 @@ class VerdictSchema(Schema):
 
 class IssueSchema(Schema):
     subject = StorableText(required=True, min_length=1)
-    channel = ChannelName(required=True)
+    channel = ChannelName(metadata={"description": "Default: the server's default channel"})
     expires_at = UtcTime(data_key="expiresAt")
     ttl_days = BoundedInteger(1, MAX_TTL_DAYS, data_key="ttlDays")
     perpetual = fields.Boolean(load_default=False)
@@ -154,7 +154,9 @@ class Licenses(MethodView):
     )
     def post(self, data: dict[str, Any]) -> IssuedLicense:
         """Issue a license (the token is shown only in this answer)."""
-        row, token = licenses.issue_license(get_session(), current_actor(), state().config, **data)
+        config = state().config
+        data.setdefault("channel", config.default_channel)
+        row, token = licenses.issue_license(get_session(), current_actor(), config, **data)
         return IssuedLicense(row, token)
 
     @require("admin")

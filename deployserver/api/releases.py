@@ -1,17 +1,19 @@
-"""Releases: immutable chart + values + metadata, addressed by id."""
+"""Releases: immutable chart + values + metadata, addressed by id or by exact version."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask.views import MethodView
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields, validates_schema
 
 from deployserver.api.blueprint import Blueprint
+from deployserver.api.fields import StorableText
 from deployserver.api.reveal import RevealArgsSchema, reveal_allowed, shown, shown_change
 from deployserver.api.schemas import Timestamp, problems
 from deployserver.auth import require
 from deployserver.db import get_session
+from deployserver.errors import Invalid, NotFound
 from deployserver.services import releases
 
 blp = Blueprint(
@@ -37,6 +39,68 @@ class ReleaseSchema(Schema):
         required=True,
         metadata={"description": "Channels the release has been head of"},
     )
+
+
+class ReleaseRefSchema(Schema):
+    """A release named by its id or by its exact version (one of the two)."""
+
+    release_id = StorableText(data_key="releaseId")
+    version = StorableText(metadata={"description": "Instead of releaseId"})
+
+    @validates_schema
+    def one_name(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if "release_id" in data and "version" in data:
+            raise ValidationError("give releaseId or version, not both", "version")
+
+
+def required_release_id(data: dict[str, Any]) -> str:
+    """The release id a ReleaseRefSchema body must name (promote)."""
+    release_id = release_id_of(data)
+    if release_id is None:
+        raise Invalid.field("releaseId", "give releaseId or version")
+    return release_id
+
+
+def release_id_of(data: dict[str, Any], *, in_history_of: str | None = None) -> str | None:
+    """The release id a ReleaseRefSchema body names (None when it names none).
+
+    A version is looked up on its own: releases are immutable and never deleted, so the id
+    it names cannot change before the service call uses it. ``in_history_of``: an unknown
+    version is refused as a release never head of that channel is (rollback).
+    """
+    if "release_id" in data:
+        return str(data["release_id"])
+    if "version" not in data:
+        return None
+    try:
+        return releases.get_release_by_version(get_session(), data["version"]).id
+    except NotFound:
+        if in_history_of is None:
+            raise
+        raise Invalid.field(
+            "version",
+            f"release {data['version']!r} has never been head of channel {in_history_of!r}",
+            "NOT_IN_CHANNEL_HISTORY",
+        ) from None
+
+
+class VersionArgsSchema(Schema):
+    version = StorableText(
+        required=True,
+        min_length=1,
+        metadata={"description": "The exact version (versions are unique)"},
+    )
+
+
+@blp.route("")
+class ReleaseByVersion(MethodView):
+    @blp.response(200, ReleaseSchema)
+    @problems(blp, 401, 403, 404, 422)
+    @require("viewer")
+    @blp.arguments(VersionArgsSchema, location="query")
+    def get(self, args: dict[str, Any]) -> releases.ReleaseView:
+        """Find the one release with this exact version."""
+        return releases.get_release_by_version(get_session(), args["version"])
 
 
 @blp.route("/<release_id:release_id>")

@@ -1,13 +1,15 @@
-"""The ``deployserver`` command line: the same services as the REST API.
+"""The ``deployserver`` command line: a client of the REST API, remote or on the server host.
 
 The root group lives in ``cli/root.py``; importing the command modules here adds their
-commands to it.
+commands to it. Command modules import the server stack only where a command needs it (the
+local transport, ``serve``, ``db``), so a command sent to a remote server starts fast.
 """
 
 from __future__ import annotations
 
 # Imported for the commands each adds to the root group.
 from deployserver.cli import (  # noqa: F401
+    audit,
     channels,
     database,
     installations,
@@ -15,7 +17,9 @@ from deployserver.cli import (  # noqa: F401
     licenses,
     preview,
     releases,
+    rollout,
     serve,
+    session,
     tokens,
 )
 from deployserver.cli.root import cli

@@ -1,4 +1,4 @@
-"""``deployserver licenses``: issue, list, revoke, suspend, reinstate and verify licenses."""
+"""``deployserver licenses``: issue, list, show, revoke, suspend, reinstate and verify."""
 
 from __future__ import annotations
 
@@ -9,29 +9,21 @@ from typing import Any
 
 import click
 
-from deployserver.cli.keys import cli_actor
-from deployserver.cli.root import app_context, cli, echo_json
-from deployserver.db import get_session
-from deployserver.extensions import state
-from deployserver.licensing.verifier import license_verifier
-from deployserver.models import License
-from deployserver.services import licenses
-from deployserver.services.licenses import STATUSES
+from deployserver.cli.client import Client
+from deployserver.cli.output import emit, emit_rows, fields_table, output_options
+from deployserver.cli.root import cli, with_client
 
-
-def license_document(row: License) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "subject": row.subject,
-        "channel": row.channel,
-        "status": row.status,
-        "kid": row.kid,
-        "issuedAt": row.issued_at.isoformat(),
-        "notBefore": row.not_before.isoformat(),
-        "expiresAt": row.expires_at.isoformat() if row.expires_at else None,
-        "entitlements": row.claims.get("entitlements", {}),
-        "issuedBy": row.issued_by,
-    }
+STATUSES = ("active", "suspended", "revoked")
+# The server's bound (services/licenses.MAX_TTL_DAYS) refuses more; this one fails early.
+MAX_TTL_DAYS = 36500
+LICENSE_COLUMNS = (
+    ("ID", lambda row: row["id"]),
+    ("SUBJECT", lambda row: row["subject"]),
+    ("CHANNEL", lambda row: row["channel"]),
+    ("STATUS", lambda row: row["status"]),
+    ("EXPIRES", lambda row: row.get("expiresAt") or "perpetual"),
+    ("ISSUED", lambda row: row.get("issuedAt")),
+)
 
 
 def parse_expiry(_ctx: click.Context, _param: click.Parameter, raw: str | None) -> Any:
@@ -63,15 +55,35 @@ def parse_entitlements(
     return granted
 
 
+def license_table(row: dict[str, Any]) -> None:
+    fields_table(
+        [
+            (name, row.get(name))
+            for name in (
+                "id",
+                "subject",
+                "channel",
+                "status",
+                "kid",
+                "issuedAt",
+                "notBefore",
+                "expiresAt",
+                "entitlements",
+                "issuedBy",
+            )
+        ]
+    )
+
+
 @cli.group("licenses")
 def licenses_group() -> None:
-    """Signed licenses: issue, list, revoke, suspend, reinstate, verify."""
+    """Signed licenses: issue, list, show, revoke, suspend, reinstate, verify."""
 
 
 @licenses_group.command("issue")
 @click.option("--subject", required=True, help="Customer or organisation id.")
-@click.option("--channel", help="Release channel (default: the configured default channel).")
-@click.option("--ttl-days", type=click.IntRange(1, licenses.MAX_TTL_DAYS), help="Lifetime.")
+@click.option("--channel", help="Release channel (default: the server's default channel).")
+@click.option("--ttl-days", type=click.IntRange(1, MAX_TTL_DAYS), help="Lifetime.")
 @click.option("--expires", callback=parse_expiry, help="Expiry date or time (UTC if no zone).")
 @click.option("--perpetual", is_flag=True, help="Never expires (no exp claim).")
 @click.option(
@@ -81,76 +93,71 @@ def licenses_group() -> None:
     callback=parse_entitlements,
     help='key=value; repeatable. JSON values (100, true, ["sso"]) keep their type.',
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the license record as JSON.")
+@output_options
+@with_client
 def issue(
+    client: Client,
+    fmt: str,
     subject: str,
     channel: str | None,
     ttl_days: int | None,
     expires: datetime | None,
     perpetual: bool,
     entitlements: dict[str, Any],
-    as_json: bool,
 ) -> None:
     """Issue a license; the JWT is printed alone on the last line."""
-    with app_context() as app:
-        config = state(app).config
-        row, token = licenses.issue_license(
-            get_session(),
-            cli_actor(),
-            config,
-            subject=subject,
-            channel=channel or config.default_channel,
-            expires_at=expires,
-            ttl_days=ttl_days,
-            perpetual=perpetual,
-            entitlements=entitlements,
-        )
-    if as_json:
-        echo_json(license_document(row))
+    body: dict[str, Any] = {"subject": subject, "entitlements": entitlements}
+    if channel is not None:
+        body["channel"] = channel
+    if ttl_days is not None:
+        body["ttlDays"] = ttl_days
+    if expires is not None:
+        body["expiresAt"] = expires.isoformat()
+    if perpetual:
+        body["perpetual"] = True
+    issued = client.post("/api/v1/licenses", body)
+    if fmt != "table":
+        emit({key: value for key, value in issued.items() if key != "token"}, fmt, print)
     else:
-        expiry = row.expires_at.isoformat() if row.expires_at else "never (perpetual)"
-        click.echo(f"license {row.id} for {row.subject} on {row.channel}, expires {expiry}")
-    click.echo(token)
+        expiry = issued.get("expiresAt") or "never (perpetual)"
+        click.echo(
+            f"license {issued['id']} for {issued['subject']} on {issued['channel']}, "
+            f"expires {expiry}"
+        )
+    click.echo(issued["token"])
 
 
 @licenses_group.command("list")
 @click.option("--subject", help="Only this subject's licenses.")
+@click.option("--channel", help="Only licenses on this channel.")
 @click.option("--status", type=click.Choice(STATUSES), help="Only licenses with this status.")
-@click.option("--json", "as_json", is_flag=True, help="Print the licenses as JSON.")
-def list_licenses(subject: str | None, status: str | None, as_json: bool) -> None:
+@output_options
+@with_client
+def list_licenses(
+    client: Client, fmt: str, subject: str | None, channel: str | None, status: str | None
+) -> None:
     """List licenses, newest first."""
-    with app_context():
-        found: list[License] = []
-        cursor = None
-        while True:
-            page = licenses.list_licenses(
-                get_session(), cursor=cursor, subject=subject, status=status
-            )
-            found.extend(page.items)
-            if page.next_cursor is None:
-                break
-            cursor = page.next_cursor
-    if as_json:
-        echo_json([license_document(row) for row in found])
-        return
-    for row in found:
-        expiry = f"{row.expires_at:%Y-%m-%d}" if row.expires_at else "perpetual"
-        click.echo(f"{row.id}  {row.status:<9}  {row.channel:<12}  {expiry:<10}  {row.subject}")
+    rows = client.items("/api/v1/licenses", subject=subject, channel=channel, status=status)
+    emit_rows(rows, fmt, LICENSE_COLUMNS)
+
+
+@licenses_group.command("show")
+@click.argument("license_id")
+@output_options
+@with_client
+def show(client: Client, fmt: str, license_id: str) -> None:
+    """Show one license."""
+    emit(client.get(f"/api/v1/licenses/{license_id}"), fmt, license_table)
 
 
 def _status_command(name: str, summary: str) -> None:
-    change = getattr(licenses, f"{name}_license")
-
     @licenses_group.command(name, help=summary)
     @click.argument("license_id")
-    @click.option("--json", "as_json", is_flag=True, help="Print the license as JSON.")
-    def command(license_id: str, as_json: bool) -> None:
-        with app_context():
-            row = change(get_session(), cli_actor(), license_id)
-        if as_json:
-            echo_json(license_document(row))
-        else:
-            click.echo(f"{row.id} {row.status}")
+    @output_options
+    @with_client
+    def command(client: Client, fmt: str, license_id: str) -> None:
+        row = client.post(f"/api/v1/licenses/{license_id}/{name}")
+        emit(row, fmt, lambda doc: click.echo(f"{doc['id']} {doc['status']}"))
 
 
 _status_command("revoke", "Revoke a license for good.")
@@ -160,9 +167,14 @@ _status_command("reinstate", "Reinstate a suspended license.")
 
 @licenses_group.command("verify")
 @click.argument("token")
-def verify(token: str) -> None:
-    """Print the verdict on a license as JSON; exit 0 only when it is valid."""
-    with app_context() as app:
-        verdict = license_verifier(state(app)).verify(token.strip())
-    echo_json(verdict.as_dict())
-    sys.exit(0 if verdict.valid else 1)
+@output_options
+@with_client
+def verify(client: Client, fmt: str, token: str) -> None:
+    """Print the verdict on a license; exit 0 only when it is valid (1 otherwise)."""
+    verdict = client.post("/api/v1/licenses/validate", {"license": token.strip()})
+    emit(
+        verdict,
+        "json" if fmt == "table" else fmt,
+        print,
+    )
+    sys.exit(0 if verdict.get("valid") else 1)

@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import IO, Any
 
 import click
 import yaml
 
-from deployserver.cli.root import app_context, cli, echo_json
-from deployserver.db import get_session
-from deployserver.errors import Invalid
-from deployserver.extensions import state
-from deployserver.services import releases, render
-from deployserver.specs.values import load_plain_yaml
+from deployserver.cli.client import Client, Refusal
+from deployserver.cli.output import emit, output_options
+from deployserver.cli.root import cli, with_client
 
 
 def read_document(handle: IO[str] | None, option: str) -> Any:
     """A YAML or JSON file given to ``option``, as plain data (None when not given)."""
     if handle is None:
         return None
-    return load_plain_yaml(handle.read(), option)
+    # The server's strict YAML rules, imported only when a file is given.
+    from deployserver.errors import DeployServerError
+    from deployserver.specs.values import load_plain_yaml
+
+    try:
+        return load_plain_yaml(handle.read(), option)
+    except DeployServerError as exc:
+        raise Refusal(str(exc)) from None
 
 
 def cr_layer(document: Any) -> Any:
@@ -30,7 +35,25 @@ def cr_layer(document: Any) -> Any:
     if isinstance(document, dict) and not document.keys() <= {"chart", "values"}:
         # str(): a YAML key may be a number, and numbers and strings do not sort together.
         unknown = ", ".join(sorted(str(key) for key in document.keys() - {"chart", "values"}))
-        raise Invalid.field("--cr", f"holds {unknown}; a custom resource layer has chart, values")
+        raise Refusal(f"--cr: holds {unknown}; a custom resource layer has chart, values")
+    return document
+
+
+def json_ready(document: Any, where: str) -> Any:
+    """Refuse what JSON cannot carry (YAML allows number keys, .nan, .inf), naming the path.
+
+    Request fields are named as the server names them (``userInput.a[0]``, ``cr.values``).
+    """
+    if isinstance(document, dict):
+        for key, value in document.items():
+            if not isinstance(key, str):
+                raise Refusal(f"{where}: key {key!r} is not a string; quote it in the YAML")
+            json_ready(value, f"{where}.{key}")
+    elif isinstance(document, list):
+        for index, item in enumerate(document):
+            json_ready(item, f"{where}[{index}]")
+    elif isinstance(document, float) and not math.isfinite(document):
+        raise Refusal(f"{where}: NaN and infinities are not values")
     return document
 
 
@@ -52,60 +75,64 @@ def cr_layer(document: Any) -> Any:
     help="YAML or JSON file: {chart?, values?} or a whole WeightsAndBiases resource.",
 )
 @click.option("--reveal", is_flag=True, help="Show secrets-looking values instead of ***.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of YAML.")
+@output_options
+@with_client
 def render_command(
+    client: Client,
+    fmt: str,
     channel: str,
     release_ref: str | None,
     user_input: IO[str] | None,
     cr: IO[str] | None,
     reveal: bool,
-    as_json: bool,
 ) -> None:
     """Print the spec the operator would apply on CHANNEL (CR > user input > release >
-    operator defaults)."""
+    operator defaults). Table mode prints the spec as YAML."""
+    body: dict[str, Any] = {}
     request_user_input = read_document(user_input, "--user-input")
     request_cr = cr_layer(read_document(cr, "--cr"))
-    with app_context() as app:
-        session = get_session()
-        release_id = releases.find_release_ref(session, release_ref).id if release_ref else None
-        rendered = render.render_spec(
-            session,
-            channel,
-            render.RenderRequest(release_id, request_user_input, request_cr),
-            state(app).config.operator_namespace,
-            reveal=reveal,
-        )
-    for warning in rendered.warnings:
-        click.echo(f"warning: {warning['code']} {warning['path']}: {warning['detail']}", err=True)
-    if as_json:
-        echo_json(rendered.spec)
-    else:
-        click.echo(yaml.safe_dump(rendered.spec, sort_keys=True, allow_unicode=True), nl=False)
+    if request_user_input is not None:
+        body["userInput"] = json_ready(request_user_input, "userInput")
+    if request_cr is not None:
+        body["cr"] = json_ready(request_cr, "cr")
+    if release_ref:
+        body["releaseId"] = client.release_id(release_ref)
+    rendered = client.post(
+        f"/api/v1/channels/{channel}/render", body, reveal="true" if reveal else None
+    )
+    emit(
+        rendered,
+        fmt,
+        lambda doc: click.echo(
+            yaml.safe_dump(doc["spec"], sort_keys=True, allow_unicode=True), nl=False
+        ),
+        rendered.get("warnings", []),
+    )
 
 
 @cli.command("diff")
 @click.argument("old")
 @click.argument("new")
-@click.option("--json", "as_json", is_flag=True, help="Print {changes: [...]} as JSON.")
-def diff_command(old: str, new: str, as_json: bool) -> None:
+@click.option("--reveal", is_flag=True, help="Show secrets-looking values instead of ***.")
+@output_options
+@with_client
+def diff_command(client: Client, fmt: str, old: str, new: str, reveal: bool) -> None:
     """Print what changes in chart and values from release OLD to NEW (ids or versions)."""
-    with app_context():
-        session = get_session()
-        old_id = releases.find_release_ref(session, old).id
-        new_id = releases.find_release_ref(session, new).id
-        changes = releases.diff_releases(session, old_id, new_id)
-    if as_json:
-        echo_json({"changes": [change.as_json() for change in changes]})
-        return
-    if not changes:
-        click.echo("no changes")
-    for change in changes:
-        if change.op == "add":
-            click.echo(f"+ {change.path}: {_show(change.to)}")
-        elif change.op == "remove":
-            click.echo(f"- {change.path}: {_show(change.from_)}")
-        else:
-            click.echo(f"~ {change.path}: {_show(change.from_)} -> {_show(change.to)}")
+    old_id, new_id = client.release_id(old), client.release_id(new)
+    diff = client.get(f"/api/v1/releases/{old_id}/diff/{new_id}", reveal="true" if reveal else None)
+
+    def table(doc: dict[str, Any]) -> None:
+        if not doc["changes"]:
+            click.echo("no changes")
+        for change in doc["changes"]:
+            if change["op"] == "add":
+                click.echo(f"+ {change['path']}: {_show(change['to'])}")
+            elif change["op"] == "remove":
+                click.echo(f"- {change['path']}: {_show(change['from'])}")
+            else:
+                click.echo(f"~ {change['path']}: {_show(change['from'])} -> {_show(change['to'])}")
+
+    emit(diff, fmt, table)
 
 
 def _show(value: Any) -> str:

@@ -1,7 +1,7 @@
-"""``deployserver publish``, ``promote``, ``rollback`` and ``rollout``: the release calls.
+"""``deployserver publish``, ``promote``, ``rollback``, ``history`` and ``releases``.
 
-Each prints the release or head it produced (``--json``: the same document the REST API
-answers with). A release may be named by its id or by its version.
+A release may be named by its id or by its version. Publish and promote print the values
+warnings the server answers with (stderr in table mode, in the document otherwise).
 """
 
 from __future__ import annotations
@@ -10,20 +10,32 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy.orm import Session
 
-from deployserver.api.channels import ChannelSchema
-from deployserver.api.releases import ReleaseSchema
-from deployserver.cli.root import app_context, cli, cli_actor, echo_json
-from deployserver.db import get_session
-from deployserver.services import channels, releases, rollouts
-from deployserver.specs.values import parse_values_yaml
+from deployserver.cli.client import UUID_RE, Client, Refusal
+from deployserver.cli.output import emit, emit_rows, fields_table, output_options
+from deployserver.cli.root import cli, with_client
+from deployserver.cli.values import SET_OPTION, VALUES_OPTION, values_from_options
 
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 ROLLOUT_OPTION = click.option(
     "--rollout-percent",
     type=click.IntRange(1, 99),
     help="Stage it as the channel's rollout candidate for this share (1-99) of licenses.",
+)
+RELEASE_COLUMNS = (
+    ("VERSION", lambda r: r["version"]),
+    ("ID", lambda r: r["id"]),
+    ("DIGEST", lambda r: r["digest"][:12]),
+    ("CREATED", lambda r: r["createdAt"]),
+    ("BY", lambda r: r["createdBy"]),
+    ("CHANNELS", lambda r: r["channels"]),
+)
+HISTORY_COLUMNS = (
+    ("AT", lambda e: e["at"]),
+    ("ACTION", lambda e: e["action"]),
+    ("VERSION", lambda e: e["version"]),
+    ("PREVIOUS", lambda e: e["previousVersion"]),
+    ("PERCENT", lambda e: e.get("percent")),
+    ("ACTOR", lambda e: e["actor"]),
 )
 
 
@@ -33,24 +45,22 @@ def chart_from_options(
     """The chart reference the options describe: repo, OCI (``oci://`` url) or local path."""
     if path is not None:
         if url is not None or name is not None or version is not None:
-            raise click.ClickException(
+            raise Refusal(
                 "--chart-path names a local chart: give no --chart-url, --chart-name "
                 "or --chart-version with it"
             )
         return {"path": path}
     if url is None:
-        raise click.ClickException(
-            "give --chart-url (with --chart-name for a chart repository) or --chart-path"
-        )
+        raise Refusal("give --chart-url (with --chart-name for a chart repository) or --chart-path")
     chart: dict[str, Any] = {"url": url}
     if url.startswith("oci://"):
         if name is not None:
-            raise click.ClickException(
+            raise Refusal(
                 "--chart-name is not used with an oci:// chart url (the url names the chart)"
             )
     else:
         if name is None:
-            raise click.ClickException("--chart-name is required with a chart repository url")
+            raise Refusal("--chart-name is required with a chart repository url")
         chart["name"] = name
     if version is not None:
         chart["version"] = version
@@ -62,30 +72,44 @@ def metadata_from_options(pairs: tuple[str, ...]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise click.ClickException(f"--metadata {pair!r}: expected key=value")
+            raise Refusal(f"--metadata {pair!r}: expected key=value")
         if key in metadata:
-            raise click.ClickException(f"--metadata {key!r} is given twice")
+            raise Refusal(f"--metadata {key!r} is given twice")
         metadata[key] = value
     return metadata
 
 
-def values_from_file(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise click.ClickException(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise click.ClickException(f"{path}: cannot be read: {exc}") from None
-    return parse_values_yaml(text, str(path))
+def release_ref(ref: str) -> dict[str, str]:
+    """How a request body names a release: by id, or by version."""
+    return {"releaseId": ref} if UUID_RE.fullmatch(ref) else {"version": ref}
 
 
-def resolve_release(session: Session, ref: str) -> str:
-    """A release id from an id or a version (versions are SemVer, ids are UUIDs)."""
-    return releases.find_release_ref(session, ref).id
+def release_line(verb: str, release: dict[str, Any], channel: str) -> str:
+    return (
+        f"{verb} {release['version']} on {channel} "
+        f"(release {release['id']}, digest {release['digest']})"
+    )
 
 
-def _release_line(verb: str, view: releases.ReleaseView, channel: str) -> str:
-    return f"{verb} {view.version} on {channel} (release {view.id}, digest {view.digest})"
+def release_table(release: dict[str, Any]) -> None:
+    fields_table(
+        [
+            ("version", release["version"]),
+            ("id", release["id"]),
+            ("digest", release["digest"]),
+            ("chart", release["chart"]),
+            ("values", release["values"]),
+            ("metadata", release["metadata"]),
+            ("notes", release["notes"]),
+            ("channels", release["channels"]),
+            ("createdAt", release["createdAt"]),
+            ("createdBy", release["createdBy"]),
+        ]
+    )
+
+
+def _staged(percent: int | None) -> str:
+    return "" if percent is None else f" as rollout candidate for {percent}% of licenses"
 
 
 @cli.command()
@@ -95,135 +119,139 @@ def _release_line(verb: str, view: releases.ReleaseView, channel: str) -> str:
 @click.option("--chart-name", help="Chart name in the repository (not for oci://).")
 @click.option("--chart-version", help="Chart version (default: the newest).")
 @click.option("--chart-path", help="A chart on the operator's local disk (instead of a URL).")
-@click.option(
-    "--values",
-    "values_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Helm values of the release (YAML).",
-)
+@VALUES_OPTION
+@SET_OPTION
 @click.option("--notes", default="", help="Release notes.")
 @click.option("--metadata", "metadata", multiple=True, help="key=value (repeatable).")
 @ROLLOUT_OPTION
-@JSON_OPTION
+@output_options
+@with_client
 def publish(
+    client: Client,
+    fmt: str,
     channel: str,
     version: str,
     chart_url: str | None,
     chart_name: str | None,
     chart_version: str | None,
     chart_path: str | None,
-    values_file: Path | None,
+    values_files: tuple[Path, ...],
+    set_values: tuple[str, ...],
     notes: str,
     metadata: tuple[str, ...],
     rollout_percent: int | None,
-    as_json: bool,
 ) -> None:
     """Publish an immutable release on CHANNEL and make it the head (or the candidate)."""
-    chart = chart_from_options(chart_url, chart_name, chart_version, chart_path)
-    meta = metadata_from_options(metadata)
-    values = values_from_file(values_file) if values_file is not None else {}
-    with app_context():
-        published = releases.publish_release(
-            get_session(),
-            cli_actor(),
-            channel,
-            version,
-            chart,
-            values=values,
-            metadata=meta,
-            notes=notes,
-            rollout_percent=rollout_percent,
-        )
-    if as_json:
-        echo_json(ReleaseSchema().dump(published.release))
-    elif published.changed:
-        line = _release_line("published", published.release, channel)
-        click.echo(line + _staged(rollout_percent))
-    else:
-        click.echo(
-            _release_line("already published with this content:", published.release, channel)
-            + "; nothing changed"
-        )
+    body: dict[str, Any] = {
+        "version": version,
+        "chart": chart_from_options(chart_url, chart_name, chart_version, chart_path),
+        "values": values_from_options(values_files, set_values) or {},
+        "metadata": metadata_from_options(metadata),
+        "notes": notes,
+    }
+    if rollout_percent is not None:
+        body["rollout"] = {"percent": rollout_percent}
+    answer = client.call("POST", f"/api/v1/channels/{channel}/releases", body)
+    release = answer.body
+
+    def table(doc: dict[str, Any]) -> None:
+        if answer.status == 201:
+            click.echo(release_line("published", doc, channel) + _staged(rollout_percent))
+        else:
+            click.echo(
+                release_line("already published with this content:", doc, channel)
+                + "; nothing changed"
+            )
+
+    emit(release, fmt, table, release.get("warnings", []))
 
 
 @cli.command()
 @click.argument("channel")
 @click.argument("release")
 @ROLLOUT_OPTION
-@JSON_OPTION
-def promote(channel: str, release: str, rollout_percent: int | None, as_json: bool) -> None:
+@output_options
+@with_client
+def promote(
+    client: Client, fmt: str, channel: str, release: str, rollout_percent: int | None
+) -> None:
     """Make RELEASE (an id or a version) the head (or the candidate) of CHANNEL too."""
-    with app_context():
-        session = get_session()
-        promoted = releases.promote_release(
-            session,
-            cli_actor(),
-            channel,
-            resolve_release(session, release),
-            rollout_percent=rollout_percent,
+    before = client.get(f"/api/v1/channels/{channel}")
+    body: dict[str, Any] = release_ref(release)
+    if rollout_percent is not None:
+        body["rollout"] = {"percent": rollout_percent}
+    promoted = client.post(f"/api/v1/channels/{channel}/promote", body)
+
+    def table(doc: dict[str, Any]) -> None:
+        where = "head" if rollout_percent is None else "rollout"
+        unchanged = (
+            (before["head"] or {}).get("id") == doc["id"]
+            if rollout_percent is None
+            else (before.get("rollout") or {}).get("releaseId") == doc["id"]
+            and before["rollout"]["percent"] == rollout_percent
         )
-    if as_json:
-        echo_json(ReleaseSchema().dump(promoted.release))
-    elif promoted.changed:
-        line = _release_line("promoted", promoted.release, channel)
-        click.echo(line + _staged(rollout_percent))
-    else:
-        where = "head" if rollout_percent is None else f"candidate at {rollout_percent}%"
-        version = promoted.release.version
-        click.echo(f"{version} is already the {where} of {channel}; nothing changed")
+        if unchanged:
+            what = "head" if where == "head" else f"candidate at {rollout_percent}%"
+            click.echo(f"{doc['version']} is already the {what} of {channel}; nothing changed")
+        else:
+            click.echo(release_line("promoted", doc, channel) + _staged(rollout_percent))
+
+    emit(promoted, fmt, table, promoted.get("warnings", []))
 
 
 @cli.command()
 @click.argument("channel")
 @click.argument("release", required=False)
-@JSON_OPTION
-def rollback(channel: str, release: str | None, as_json: bool) -> None:
+@output_options
+@with_client
+def rollback(client: Client, fmt: str, channel: str, release: str | None) -> None:
     """Move CHANNEL's head back: to the previous head, or to RELEASE (an id or a version)."""
-    with app_context():
-        session = get_session()
-        before = channels.get_channel(session, channel).head
-        target = resolve_release(session, release) if release is not None else None
-        after = releases.rollback_channel(session, cli_actor(), channel, target)
-    if as_json:
-        echo_json(ChannelSchema().dump(after))
-        return
-    assert after.head is not None  # a rollback always lands on an earlier head
-    if before is not None and before.id == after.head.id:
-        click.echo(f"{channel} head stays at {after.head.version}; nothing changed")
-    else:
-        was = before.version if before is not None else "(none)"
-        click.echo(f"{channel} head: {was} -> {after.head.version} (release {after.head.id})")
+    before = client.get(f"/api/v1/channels/{channel}")["head"]
+    body = release_ref(release) if release is not None else {}
+    after = client.post(f"/api/v1/channels/{channel}/rollback", body)
 
+    def table(doc: dict[str, Any]) -> None:
+        head = doc["head"]
+        if before is not None and before["id"] == head["id"]:
+            click.echo(f"{channel} head stays at {head['version']}; nothing changed")
+        else:
+            was = before["version"] if before is not None else "(none)"
+            click.echo(f"{channel} head: {was} -> {head['version']} (release {head['id']})")
 
-def _staged(percent: int | None) -> str:
-    return "" if percent is None else f" as rollout candidate for {percent}% of licenses"
+    emit(after, fmt, table)
 
 
 @cli.command()
 @click.argument("channel")
-@click.option("--percent", type=click.IntRange(1, 99), help="Grow the rollout to this share.")
-@click.option("--complete", is_flag=True, help="Make the candidate the head for everyone.")
-@click.option("--abort", is_flag=True, help="Withdraw the candidate; all get the head again.")
-@JSON_OPTION
-def rollout(channel: str, percent: int | None, complete: bool, abort: bool, as_json: bool) -> None:
-    """Advance, complete or abort CHANNEL's staged rollout (exactly one option)."""
-    if (percent is not None) + complete + abort != 1:
-        raise click.ClickException("give exactly one of --percent, --complete or --abort")
-    with app_context():
-        session = get_session()
-        if percent is not None:
-            after = rollouts.advance_rollout(session, cli_actor(), channel, percent)
-        elif complete:
-            after = rollouts.complete_rollout(session, cli_actor(), channel)
-        else:
-            after = rollouts.abort_rollout(session, cli_actor(), channel)
-    if as_json:
-        echo_json(ChannelSchema().dump(after))
-    elif after.rollout is not None:
-        click.echo(
-            f"{channel}: {after.rollout.version} rolled out to {after.rollout.percent}% "
-            f"(release {after.rollout.release_id})"
-        )
+@output_options
+@with_client
+def history(client: Client, fmt: str, channel: str) -> None:
+    """Every head change and rollout step of CHANNEL, newest first."""
+    emit_rows(client.items(f"/api/v1/channels/{channel}/history"), fmt, HISTORY_COLUMNS)
+
+
+@cli.group("releases")
+def releases_group() -> None:
+    """Releases: list a channel's, show one by id or version."""
+
+
+@releases_group.command("list")
+@click.argument("channel")
+@output_options
+@with_client
+def list_releases(client: Client, fmt: str, channel: str) -> None:
+    """Every release that has been CHANNEL's head, newest arrival first."""
+    emit_rows(client.items(f"/api/v1/channels/{channel}/releases"), fmt, RELEASE_COLUMNS)
+
+
+@releases_group.command("show")
+@click.argument("release")
+@output_options
+@with_client
+def show_release(client: Client, fmt: str, release: str) -> None:
+    """Show a release named by its id or its version."""
+    if UUID_RE.fullmatch(release):
+        found = client.get(f"/api/v1/releases/{release}")
     else:
-        head = after.head.version if after.head is not None else "(none)"
-        click.echo(f"{channel}: no rollout in progress; head {head}")
+        found = client.get("/api/v1/releases", version=release)
+    emit(found, fmt, release_table)

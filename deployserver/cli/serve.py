@@ -1,4 +1,7 @@
-"""``deployserver serve``: migrate to head, run start-up tasks, then serve with gunicorn."""
+"""``deployserver serve``: migrate to head, run start-up tasks, seed, then serve with gunicorn.
+
+The server stack is imported when the command runs, not when the CLI starts.
+"""
 
 from __future__ import annotations
 
@@ -6,39 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-from gunicorn.app.base import BaseApplication
 
-from deployserver.channelfiles import load_folder
-from deployserver.cli.root import app_context, cli, cli_actor
-from deployserver.config import Config
-from deployserver.db import get_session
-from deployserver.services.sync import sync_channels
-from deployserver.startup import prepare_server
+from deployserver.cli.root import cli
 
 WORKER_CLASS = "deployserver.worker.DeployServerWorker"
 WORKER_CONNECTIONS = 2000
 MAX_HEADER_FIELD = 24 * 1024
 MAX_HEADER_FIELDS = 50
-
-
-class GunicornServer(BaseApplication):
-    """gunicorn with our options; each worker builds its own app after the fork."""
-
-    def __init__(self, config: Config, options: dict[str, Any]) -> None:
-        self.deployserver_config = config
-        self.options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            # Settings newer than the oldest gunicorn we support are skipped there.
-            if key in self.cfg.settings:
-                self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        from deployserver.app import create_app
-
-        return create_app(self.deployserver_config)
 
 
 @cli.command()
@@ -52,18 +29,27 @@ class GunicornServer(BaseApplication):
     "seed_folder",
     type=click.Path(path_type=Path, file_okay=False, exists=True),
     help="Before serving, seed from this folder of channel files: create what is missing, "
-    "give a head only to channels without one; never move a head (channels sync --seed).",
+    "give a head only to channels without one; never move a head or rewrite a channel.",
 )
 def serve(
     host: str, port: int, workers: int, reload: bool, access_log: bool, seed_folder: Path | None
 ) -> None:
     """Migrate the database to head and serve the API with gunicorn."""
-    config = Config.from_env()
-    # Channel files are read and validated before the database is touched.
-    files = load_folder(seed_folder) if seed_folder is not None else None
-    prepare_server(config)
+    from deployserver.channelfiles import load_folder
+    from deployserver.cli.gunicorn import GunicornServer
+    from deployserver.cli.local import app_context, cli_actor, one_line_errors
+    from deployserver.config import Config
+    from deployserver.db import get_session
+    from deployserver.services.sync import sync_channels
+    from deployserver.startup import prepare_server
+
+    with one_line_errors():
+        config = Config.from_env()
+        # Channel files are read and validated before the database is touched.
+        files = load_folder(seed_folder) if seed_folder is not None else None
+        prepare_server(config)
     if files is not None:
-        with app_context(config):
+        with app_context():
             seeded = sync_channels(get_session(), cli_actor(), files, seed=True)
         for action in seeded.actions:
             click.echo(f"seed: {action.line}")

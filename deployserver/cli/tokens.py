@@ -1,27 +1,26 @@
-"""``deployserver tokens``: bearer tokens for release engineers."""
+"""``deployserver tokens``: bearer tokens for release engineers and CI."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 
-from deployserver.cli.root import app_context, cli, cli_actor, echo_json
-from deployserver.db import get_session
-from deployserver.models import ApiToken
-from deployserver.services import tokens
+from deployserver.cli.client import Client
+from deployserver.cli.licenses import parse_expiry
+from deployserver.cli.output import emit, emit_rows, output_options
+from deployserver.cli.root import cli, with_client
 
-
-def token_row(token: ApiToken) -> dict[str, object]:
-    return {
-        "id": token.id,
-        "name": token.name,
-        "role": token.role,
-        "channels": token.channels,
-        "createdAt": token.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "lastUsedAt": token.last_used_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-        if token.last_used_at
-        else None,
-        "revoked": token.revoked_at is not None,
-    }
+ROLES = ("viewer", "publisher", "admin")
+TOKEN_COLUMNS = (
+    ("ID", lambda t: t["id"]),
+    ("NAME", lambda t: t["name"]),
+    ("ROLE", lambda t: t["role"]),
+    ("CHANNELS", lambda t: t["channels"] or "*"),
+    ("STATE", lambda t: "revoked" if t["revoked"] else "active"),
+    ("EXPIRES", lambda t: t.get("expiresAt")),
+    ("LAST USED", lambda t: t.get("lastUsedAt")),
+)
 
 
 @cli.group("tokens")
@@ -31,53 +30,54 @@ def tokens_group() -> None:
 
 @tokens_group.command("create")
 @click.option("--name", required=True, help="Who or what holds the token.")
-@click.option(
-    "--role", required=True, type=click.Choice(tokens.ROLES), help="What the token may do."
-)
+@click.option("--role", required=True, type=click.Choice(ROLES), help="What the token may do.")
 @click.option(
     "--channel",
     "channels",
     multiple=True,
     help="Limit a publisher to this channel (repeatable; default: every channel).",
 )
-def create(name: str, role: str, channels: tuple[str, ...]) -> None:
+@click.option("--expires", callback=parse_expiry, help="Expiry date or time (UTC if no zone).")
+@output_options
+@with_client
+def create(
+    client: Client,
+    fmt: str,
+    name: str,
+    role: str,
+    channels: tuple[str, ...],
+    expires: datetime | None,
+) -> None:
     """Create a token; it is printed once, alone on the last line."""
-    with app_context():
-        token, secret = tokens.create_token(
-            get_session(), cli_actor(), name, role, list(channels) or None
+    body: dict[str, object] = {"name": name, "role": role}
+    if channels:
+        body["channels"] = list(channels)
+    if expires is not None:
+        body["expiresAt"] = expires.isoformat()
+    created = client.post("/api/v1/tokens", body)
+    if fmt != "table":
+        emit({key: value for key, value in created.items() if key != "token"}, fmt, print)
+    else:
+        scope = ", ".join(created["channels"]) if created["channels"] else "every channel"
+        click.echo(
+            f"created token {created['id']} ({created['role']}, {scope}); it is shown only once:"
         )
-        scope = ", ".join(token.channels) if token.channels else "every channel"
-        click.echo(f"created token {token.id} ({token.role}, {scope}); it is shown only once:")
-        click.echo(secret)
+    click.echo(created["token"])
 
 
 @tokens_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def list_(as_json: bool) -> None:
+@output_options
+@with_client
+def list_(client: Client, fmt: str) -> None:
     """List tokens (never their secrets)."""
-    with app_context():
-        rows: list[dict[str, object]] = []
-        cursor = None
-        while True:
-            page = tokens.list_tokens(get_session(), cursor=cursor)
-            rows.extend(token_row(token) for token in page.items)
-            if page.next_cursor is None:
-                break
-            cursor = page.next_cursor
-    if as_json:
-        echo_json(rows)
-        return
-    for row in rows:
-        channels = row["channels"]
-        scope = ",".join(channels) if isinstance(channels, list) else "*"
-        state = "revoked" if row["revoked"] else "active"
-        click.echo(f"{row['id']}  {row['role']:<9}  {state:<7}  {scope:<20}  {row['name']}")
+    emit_rows(client.items("/api/v1/tokens"), fmt, TOKEN_COLUMNS)
 
 
 @tokens_group.command("revoke")
 @click.argument("token_id")
-def revoke(token_id: str) -> None:
+@output_options
+@with_client
+def revoke(client: Client, fmt: str, token_id: str) -> None:
     """Revoke a token; requests presenting it get 401 from now on."""
-    with app_context():
-        token = tokens.revoke_token(get_session(), cli_actor(), token_id)
-        click.echo(f"revoked token {token.id} ({token.name})")
+    token = client.post(f"/api/v1/tokens/{token_id}/revoke")
+    emit(token, fmt, lambda doc: click.echo(f"revoked token {doc['id']} ({doc['name']})"))

@@ -23,3 +23,5 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # After this moment the token is refused as a revoked one is; null: it never expires.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

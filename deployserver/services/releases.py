@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from deployserver.db import find_or_404, read_transaction, utcnow, write_transaction
 from deployserver.errors import Conflict, Invalid, NotFound
@@ -83,6 +83,8 @@ class HistoryEntry:
     actor: str
     at: datetime
     percent: int | None = None
+    version: str | None = None
+    previous_version: str | None = None
 
 
 def release_state(release: Release) -> dict[str, Any]:
@@ -353,8 +355,13 @@ def channel_history(
     """Every head change and rollout step of the channel, newest first."""
     with read_transaction(session):
         channel = find_channel(session, channel_name)
+        # Versions come with the page (primary-key lookups beside the index walk).
+        previous = aliased(Release)
         query = keyset(
-            select(ChannelEvent).where(ChannelEvent.channel_id == channel.id),
+            select(ChannelEvent, Release.version, previous.version)
+            .join(Release, Release.id == ChannelEvent.release_id)
+            .outerjoin(previous, previous.id == ChannelEvent.previous_release_id)
+            .where(ChannelEvent.channel_id == channel.id),
             cursor,
             limit,
             SortKey("id", ChannelEvent.id, cursor_int),
@@ -368,7 +375,9 @@ def channel_history(
                 actor=event.actor,
                 at=event.at,
                 percent=event.percent,
+                version=version,
+                previous_version=previous_version,
             )
-            for event in session.scalars(query)
+            for event, version, previous_version in session.execute(query)
         ]
     return page_of(entries, limit, lambda entry: {"id": entry.id})

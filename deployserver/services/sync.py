@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from deployserver.channelfiles import ChannelFile, Entry, HeadMove, plan_order, refusal
 from deployserver.db import write_transaction
-from deployserver.errors import DeployServerError, Invalid, NotFound
+from deployserver.errors import DeployServerError, Forbidden, Invalid, NotFound
 from deployserver.models import AuditEvent
 from deployserver.services import audit, channels, heads, releases
 from deployserver.specs.canonical import digest_of
@@ -65,9 +65,13 @@ def sync_channels(
     files: Sequence[ChannelFile],
     *,
     dry_run: bool = False,
+    may_create: bool = True,
     seed: bool = False,
 ) -> SyncResult:
     """Apply ``files`` (already validated) in one transaction; never deletes anything.
+
+    ``may_create`` False: a file naming a channel that does not exist is refused (403), for
+    callers who may publish but not create channels.
 
     Channels are created or updated first (file-name order), then every entry and head move
     in dependency order. Steps already done are skipped, so a second run changes nothing.
@@ -90,7 +94,7 @@ def sync_channels(
         }
         for channel_file in files:
             if channel_file.name not in settled:
-                actions.extend(_settle_channel(session, run, channel_file, seed=seed))
+                actions.extend(_settle_channel(session, run, channel_file, may_create, seed=seed))
         watch = _DriftWatch(session)
         for step in order:
             if step.channel in settled:
@@ -201,7 +205,12 @@ def _by_a_sync(session: Session, request_id: str | None) -> bool:
 
 
 def _settle_channel(
-    session: Session, actor: audit.Actor, channel_file: ChannelFile, *, seed: bool = False
+    session: Session,
+    actor: audit.Actor,
+    channel_file: ChannelFile,
+    may_create: bool,
+    *,
+    seed: bool = False,
 ) -> list[Action]:
     """Create the channel, or bring its description and base values to the file's (a seed
     never rewrites an existing channel)."""
@@ -213,6 +222,8 @@ def _settle_channel(
     where = f"{channel_file.file}:{channel_file.values_line}"
     try:
         if current is None:
+            if not may_create:
+                raise Forbidden(f"creating channel {name!r} needs the admin role")
             channels.create_channel(
                 session, actor, name, channel_file.description, channel_file.values
             )

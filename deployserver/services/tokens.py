@@ -6,7 +6,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -42,10 +42,16 @@ class Principal:
     name: str
     role: str
     channels: tuple[str, ...] | None  # None: every channel
+    # The command line on the server host acts without a token, as the local user.
+    local: bool = False
 
     @property
     def actor_name(self) -> str:
-        return f"{ACTOR_PREFIX}{self.name}"
+        return self.name if self.local else f"{ACTOR_PREFIX}{self.name}"
+
+    @property
+    def may_create_channels(self) -> bool:
+        return self.role == "admin"
 
     def has_role(self, role: str) -> bool:
         return ROLE_RANK[self.role] >= ROLE_RANK[role]
@@ -64,6 +70,7 @@ def token_state(token: ApiToken) -> dict[str, object]:
         "role": token.role,
         "channels": token.channels,
         "revoked": token.revoked_at is not None,
+        "expiresAt": token.expires_at.isoformat() if token.expires_at else None,
     }
 
 
@@ -73,8 +80,12 @@ def create_token(
     name: str,
     role: str,
     channels: list[str] | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create a token; returns the row and the secret, which is never stored or shown again."""
+    """Create a token; returns the row and the secret, which is never stored or shown again.
+
+    ``expires_at`` (aware) ends the token by itself; None: it lasts until revoked.
+    """
     name = name.strip()
     if not name or len(name) > MAX_TOKEN_NAME:
         raise Invalid.field("name", f"must be 1 to {MAX_TOKEN_NAME} characters")
@@ -85,6 +96,8 @@ def create_token(
         raise Invalid.field("channels", "only a publisher token is limited to channels")
     for channel in channels or ():
         validate_channel_name(channel, "channels")
+    if expires_at is not None and expires_at <= utcnow():
+        raise Invalid.field("expiresAt", "must be in the future")
     with write_transaction(session):
         if channels:
             known = set(session.scalars(select(Channel.name).where(Channel.name.in_(channels))))
@@ -98,6 +111,7 @@ def create_token(
             token_hash=hash_token(secret),
             role=role,
             channels=sorted(set(channels)) if channels else None,
+            expires_at=expires_at,
         )
         session.add(token)
         session.flush()
@@ -135,10 +149,16 @@ def revoke_token(session: Session, actor: audit.Actor, token_id: str) -> ApiToke
     return token
 
 
+def token_live(token: ApiToken, now: datetime) -> bool:
+    """Not past its expiry (revocation is checked apart: it is a state, expiry a moment)."""
+    return token.expires_at is None or token.expires_at > now
+
+
 def resolve_token(session: Session, secret: str) -> Principal | None:
     """The principal a presented token stands for; None when unknown or revoked."""
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
-    if token is None or token.revoked_at is not None:
+    now = utcnow()
+    if token is None or token.revoked_at is not None or not token_live(token, now):
         session.rollback()
         return None
     principal = Principal(
@@ -147,7 +167,6 @@ def resolve_token(session: Session, secret: str) -> Principal | None:
         role=token.role,
         channels=tuple(token.channels) if token.channels is not None else None,
     )
-    now = utcnow()
     stale = token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION
     session.rollback()
     if stale:

@@ -86,7 +86,7 @@ def test_render_layers_from_files_with_pin_and_masking(
     cr = write(tmp_path, "cr.yaml", resource)
     result = invoke("render", "stable", "--user-input", user, "--cr", cr, "--json")
     assert result.exit_code == 0, result.output
-    spec = json.loads(result.stdout)
+    spec = json.loads(result.stdout)["spec"]
     assert spec["metadata"]["version"] == "0.1.0"
     assert spec["values"] == {
         "_releaseId": old,
@@ -95,7 +95,7 @@ def test_render_layers_from_files_with_pin_and_masking(
         "global": {"license": "***", "operator": OPERATOR},
     }
     revealed = invoke("render", "stable", "--release", "0.1.0", "--reveal", "--json")
-    assert json.loads(revealed.stdout)["values"]["global"]["license"] == "secret-jwt"
+    assert json.loads(revealed.stdout)["spec"]["values"]["global"]["license"] == "secret-jwt"
 
 
 def test_render_warnings_go_to_stderr(
@@ -104,32 +104,37 @@ def test_render_warnings_go_to_stderr(
     _, new = two_releases
     user = write(tmp_path, "user.yaml", {"_releaseId": 5})
     cr = write(tmp_path, "cr.yaml", {"chart": {"url": "oci://r.example/Charts/op"}})
-    result = invoke("render", "stable", "--user-input", user, "--cr", cr, "--json")
+    result = invoke("render", "stable", "--user-input", user, "--cr", cr)
     assert result.exit_code == 0, result.output
-    spec = json.loads(result.stdout)
+    spec = yaml.safe_load(result.stdout)
     assert spec["metadata"]["releaseId"] == new and spec["chart"]["version"] == "0.84.0"
     lines = result.stderr.splitlines()
     assert [line.split(":")[0] for line in lines] == ["warning", "warning"]
     assert "CHART_IGNORED cr.chart" in lines[0] and "PIN_IGNORED userInput._releaseId" in lines[1]
+    # In a document the warnings stay in it, and stderr is quiet.
+    documented = invoke("render", "stable", "--user-input", user, "--cr", cr, "--json")
+    assert documented.stderr == ""
+    codes = [warning["code"] for warning in json.loads(documented.stdout)["warnings"]]
+    assert codes == ["CHART_IGNORED", "PIN_IGNORED"]
 
 
 def test_render_release_by_id_or_version(invoke: Invoke, two_releases: tuple[str, str]) -> None:
     old, _ = two_releases
     for ref in (old, "0.1.0"):
         result = invoke("render", "stable", "--release", ref, "--json")
-        assert json.loads(result.stdout)["metadata"]["releaseId"] == old
+        assert json.loads(result.stdout)["spec"]["metadata"]["releaseId"] == old
 
 
 @pytest.mark.parametrize(
     ("args", "files", "message"),
     [
         (["render", "nope"], {}, "no channel 'nope'"),
-        (["render", "stable", "--release", "9.9.9"], {}, "no release with id or version"),
+        (["render", "stable", "--release", "9.9.9"], {}, "no release with version '9.9.9'"),
         (["render", "stable", "--user-input", "{u}"], {"u": {"n": {"x": 1}}}, "values.n: "),
         (["render", "stable", "--user-input", "{u}"], {"u": {"n": None}}, "values.n: null"),
         (["render", "stable", "--cr", "{u}"], {"u": {"chart": {}, "spec": 1}}, "--cr: holds spec"),
         (["render", "stable", "--user-input", "{u}"], {"u": "- [unclosed"}, "--user-input: line"),
-        (["diff", "0.1.0", "nope"], {}, "no release with id or version 'nope'"),
+        (["diff", "0.1.0", "nope"], {}, "no release with version 'nope'"),
         # YAML keys that are not strings, and NaN: tracebacks or NaN printed before.
         (["render", "stable", "--cr", "{u}"], {"u": "1: x\na: y\n"}, "--cr: holds 1, a"),
         (["render", "stable", "--cr", "{u}"], {"u": "values: {1: x}\n"}, "cr.values: key 1"),
@@ -171,7 +176,7 @@ def test_diff_by_version_prints_changes(invoke: Invoke, two_releases: tuple[str,
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         '~ chart.version: "0.83.1" -> "0.84.0"',
-        '- values.global: {"license": "secret-jwt"}',
+        '- values.global: {"license": "***"}',
         '- values.l: ["old"]',
         "~ values.n: 1 -> 2",
     ]

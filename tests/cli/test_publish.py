@@ -138,7 +138,7 @@ def test_promote_by_version_or_id(invoke: Invoke, stable: str, values_file: Path
     by_id = invoke("promote", "beta", str(release["id"]), "--json")
     assert json.loads(by_id.stdout)["channels"] == ["beta", "stable"]
     assert_one_line_error(
-        invoke("promote", "beta", "9.9.9"), "no release with id or version '9.9.9'"
+        invoke("promote", "beta", "9.9.9"), "RELEASE_NOT_FOUND", "no release with version '9.9.9'"
     )
     assert_one_line_error(invoke("promote", "nope", "1.0.0"), "no channel 'nope'")
 

@@ -1,4 +1,5 @@
-"""``deployserver rollout``, ``--rollout-percent`` and ``installations prune``."""
+"""``deployserver rollout start|set|complete|abort``, ``--rollout-percent``, ``installations
+prune``."""
 
 from __future__ import annotations
 
@@ -39,12 +40,12 @@ def test_publish_rollout_advance_complete(invoke: Invoke, app: Flask, stable: st
     assert staged.exit_code == 0, staged.output
     assert "as rollout candidate for 20% of licenses" in staged.stdout
     assert head_and_rollout(app) == ("1.0.0", ("1.1.0", 20))
-    advanced = invoke("rollout", stable, "--percent", "50")
+    advanced = invoke("rollout", "set", stable, "50")
     assert advanced.stdout.startswith("stable: 1.1.0 rolled out to 50%")
-    assert_one_line_error(invoke("rollout", stable, "--percent", "40"), "may only grow")
-    too_far = invoke("rollout", stable, "--percent", "100")
+    assert_one_line_error(invoke("rollout", "set", stable, "40"), "may only grow")
+    too_far = invoke("rollout", "set", stable, "100")
     assert too_far.exit_code == 2 and "1<=x<=99" in too_far.stderr
-    document = json.loads(invoke("rollout", stable, "--complete", "--json").stdout)
+    document = json.loads(invoke("rollout", "complete", stable, "--json").stdout)
     assert document["head"]["version"] == "1.1.0" and document["rollout"] is None
     assert head_and_rollout(app) == ("1.1.0", None)
     with app.app_context():
@@ -62,15 +63,23 @@ def test_promote_rollout_and_abort(invoke: Invoke, app: Flask, stable: str) -> N
     assert_one_line_error(
         invoke("publish", stable, "--version", "1.2.0", *REPO), "rollout in progress"
     )
-    aborted = invoke("rollout", stable, "--abort")
+    aborted = invoke("rollout", "abort", stable)
     assert aborted.stdout.strip() == "stable: no rollout in progress; head 1.0.0"
     assert head_and_rollout(app) == ("1.0.0", None)
-    assert_one_line_error(invoke("rollout", stable, "--abort"), "no rollout in progress")
+    assert_one_line_error(invoke("rollout", "abort", stable), "no rollout in progress")
 
 
-def test_rollout_needs_exactly_one_option(invoke: Invoke, stable: str) -> None:
-    assert_one_line_error(invoke("rollout", stable), "exactly one")
-    assert_one_line_error(invoke("rollout", stable, "--complete", "--abort"), "exactly one")
+def test_rollout_start_stages_a_release_by_version(invoke: Invoke, app: Flask, stable: str) -> None:
+    invoke("publish", stable, "--version", "1.0.0", *REPO)
+    invoke("publish", "beta", "--version", "2.0.0", *REPO)
+    started = invoke("rollout", "start", stable, "2.0.0", "--percent", "10")
+    assert started.exit_code == 0, started.output
+    assert (
+        started.stdout.startswith("staged 2.0.0 on stable") and "10% of licenses" in started.stdout
+    )
+    assert head_and_rollout(app) == ("1.0.0", ("2.0.0", 10))
+    missing = invoke("rollout", "start", stable, "2.0.0")
+    assert missing.exit_code == 2 and "--percent" in missing.stderr
 
 
 def test_installations_prune(invoke: Invoke, app: Flask) -> None:

@@ -65,16 +65,7 @@ def test_json_output(invoke: Invoke, tmp_path: Path) -> None:
     result = invoke("channels", "sync", str(folder), "--json", "--dry-run")
     assert result.exit_code == 0, result.output
     document: dict[str, Any] = json.loads(result.stdout)
-    assert document["dryRun"] is True and document["changed"] is True
-    assert document["actions"] == [
-        {
-            "action": "rollback",
-            "channel": "stable",
-            "version": "1.0.0",
-            "previous": "1.1.0",
-            "line": "move head stable 1.1.0 -> 1.0.0 (rollback)",
-        }
-    ]
+    assert document == {"plan": ["move head stable 1.1.0 -> 1.0.0 (rollback)"], "applied": False}
 
 
 def test_default_folder_is_channels(
