@@ -2,11 +2,14 @@ FROM python:3.11-slim
 WORKDIR /app
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     DEPLOYSERVER_INSTANCE_PATH=/var/lib/deployserver
+# Dependencies first, exactly as locked (hash-checked), so this layer survives code changes.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 COPY pyproject.toml README.md wsgi.py ./
 COPY deployserver ./deployserver
-COPY migrations ./migrations
 COPY channels ./channels
-RUN pip install --no-cache-dir -e . \
+# The project itself, not editable: the migrations travel inside the installed package.
+RUN pip install --no-cache-dir --no-deps . \
     && useradd --system --home /var/lib/deployserver deployserver \
     && mkdir -p /var/lib/deployserver && chown deployserver /var/lib/deployserver
 USER deployserver

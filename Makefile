@@ -7,9 +7,18 @@ HOST ?= 127.0.0.1
 WORKERS ?= 2
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+# Exact versions with hashes, generated from pyproject.toml by `make lock`: every install
+# (make run, make test, the Dockerfile) takes these, then the project itself with --no-deps.
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+LOCK_FLAGS ?=
+# One resolution for every platform and the oldest supported Python; the runtime lock is
+# constrained by the dev lock, so both pin the same versions.
+UV_COMPILE := --universal --python-version 3.11 --generate-hashes --quiet \
+	--custom-compile-command "make lock"
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev run test lint fmt typecheck migrate chromium bench bench-scale bench-storm bench-slowclients clean
+.PHONY: help install dev lock run test lint fmt typecheck migrate chromium bench bench-scale bench-storm bench-slowclients clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -18,17 +27,27 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e .
+$(STAMP): $(BIN)/python $(LOCK) pyproject.toml
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip check
 	@touch $@
 
-$(DEV_STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e ".[dev]"
+$(DEV_STAMP): $(BIN)/python $(DEV_LOCK) pyproject.toml
+	$(BIN)/pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip check
 	@touch $@ $(STAMP)
 
 install: $(STAMP) ## Create .venv and install deployserver
 
 dev: $(DEV_STAMP) ## Install with the development tools
+
+lock: $(BIN)/python ## Regenerate the lock files from pyproject.toml (LOCK_FLAGS=--upgrade: newest allowed)
+	@# uv as the current dev lock pins it; the project is not installed (its deps may be new).
+	$(BIN)/pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/uv pip compile pyproject.toml --extra dev $(UV_COMPILE) $(LOCK_FLAGS) -o $(DEV_LOCK)
+	$(BIN)/uv pip compile pyproject.toml -c $(DEV_LOCK) $(UV_COMPILE) -o $(LOCK)
 
 run: $(STAMP) ## Migrate, seed an empty database from channels/, serve on $(HOST):$(PORT) (SQLite by default)
 	$(BIN)/deployserver serve --seed channels --host $(HOST) --port $(PORT) --workers $(WORKERS)

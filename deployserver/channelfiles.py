@@ -1,4 +1,4 @@
-"""Channel files (API.md section 6): read and check a ``channels/`` folder, order its work.
+"""Channel files (docs/channel-files.md): read and check a ``channels/`` folder, order its work.
 
 Files come from a folder on disk or from an upload (``POST /api/v1/sync``), read the same way.
 Nothing here touches the database: every file is read and validated before the sync starts,

@@ -10,7 +10,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Engine, MetaData, String, Table, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# Shipped inside the package (package data), so an installed server migrates from any folder.
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Alembic's own bookkeeping table, as it creates it.
 _VERSION_TABLE = Table("alembic_version", MetaData(), Column("version_num", String(32)))
 

@@ -1,11 +1,16 @@
 """Fixtures: an app on each configured database (built by the migrations), clients, factories.
 
-The database of each backend is created and migrated once per run; every test starts from
-empty tables (rows are deleted after each test).
+The database of each backend is created and migrated once per run. An app is built once per
+test module and configuration and shared by the module's tests that ask for that
+configuration. Every test starts from a clean slate all the same: after each test that used
+the database, the tables are emptied, the shared apps' per-app caches are dropped and the
+instance folder is emptied (see :func:`isolate_tests`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,11 +18,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import delete
+from sqlalchemy import Engine, delete
 
 from deployserver import create_app, migrate
 from deployserver.config import Config
 from deployserver.db import create_db_engine, get_session
+from deployserver.extensions import state
 from deployserver.feed.recorder import stop_all
 from deployserver.models import Base
 from deployserver.services import tokens
@@ -39,16 +45,30 @@ def database_url(
         yield url
 
 
+@pytest.fixture(scope="session")
+def database_engine(database_url: str) -> Iterator[Engine]:
+    """The suite's own engine on the test database (it empties the tables between tests)."""
+    engine = create_db_engine(Config(database_url=database_url).sqlalchemy_url)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
 def backend(database_url: str) -> str:
     return Config(database_url=database_url).sqlalchemy_url.get_backend_name()
 
 
+@pytest.fixture(scope="module")
+def instance_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The instance folder of the module's apps; emptied after every test."""
+    return tmp_path_factory.mktemp("instance")
+
+
 @pytest.fixture
-def make_config(database_url: str, tmp_path: Path) -> Callable[..., Config]:
+def make_config(database_url: str, instance_folder: Path) -> Callable[..., Config]:
     def factory(**overrides: Any) -> Config:
         settings: dict[str, Any] = {
-            "instance_path": tmp_path / "instance",
+            "instance_path": instance_folder,
             "database_url": database_url,
             "secret_key": "test-secret-key-not-for-production",
             "testing": True,
@@ -67,25 +87,71 @@ def config(make_config: Callable[..., Config]) -> Config:
     return make_config()
 
 
-@pytest.fixture
-def app(config: Config) -> Iterator[Flask]:
-    app = create_app(config)
-    yield app
-    # Write and stop the installation recorders of this app and of any app the test built
-    # on its own before the rows are cleared, so no batch of this test lands in the next.
+class SharedApp:
+    """An app shared by a module's tests, and its state as ``create_app`` left it."""
+
+    def __init__(self, config: Config) -> None:
+        self.app = create_app(config)
+        built = state(self.app)
+        self._pristine = dataclasses.replace(built, extras=dict(built.extras))
+
+    def reset(self) -> None:
+        """Drop what the last test left in the app's state (caches, recorder, read-once data)."""
+        pristine = self._pristine
+        self.app.extensions["deployserver"] = dataclasses.replace(
+            pristine, extras=dict(pristine.extras)
+        )
+
+
+@pytest.fixture(scope="module")
+def module_apps() -> Iterator[list[SharedApp]]:
+    """The apps built for this module, one per distinct configuration."""
+    apps: list[SharedApp] = []
+    yield apps
     stop_all()
-    engine = app.extensions["deployserver"].engine
-    with engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(delete(table))
-    engine.dispose()
+    for shared in apps:
+        state(shared.app).engine.dispose()
+
+
+@pytest.fixture
+def app(config: Config, module_apps: list[SharedApp]) -> Flask:
+    """The module's app for ``config``: built on first use, shared by later tests."""
+    for shared in module_apps:
+        if state(shared.app).config == config:
+            return shared.app
+    shared = SharedApp(config)
+    module_apps.append(shared)
+    return shared.app
 
 
 @pytest.fixture(autouse=True)
-def stop_installation_recorders() -> Iterator[None]:
-    """Apps a test builds on its own may start recorders too: flush and stop them all."""
+def isolate_tests(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test: stop the recorders, then reset what the next test must not inherit.
+
+    Apps a test builds on its own may start installation recorders too: every recorder is
+    flushed and stopped before the rows are cleared, so no batch of this test lands in the
+    next. Shared apps get back the state ``create_app`` gave them: no cached verdicts or served
+    bodies, no recorder, nothing read once.
+    """
+    if "database_url" not in request.fixturenames:
+        yield
+        stop_all()
+        return
+    engine: Engine = request.getfixturevalue("database_engine")
+    apps: list[SharedApp] = request.getfixturevalue("module_apps")
+    folder: Path = request.getfixturevalue("instance_folder")
     yield
     stop_all()
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(delete(table))
+    for shared in apps:
+        shared.reset()
+    for entry in folder.iterdir():
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Read our answers the way the W&B operator does (operator-client.md), and seed through REST.
+"""Read our answers the way the W&B operator does (docs/operator.md), and seed through REST.
 
 The operator decodes ``{"metadata": map[string]string, "values": map[string]any,
 "chart": any}`` and classifies the chart with three shapes, first match wins. These helpers

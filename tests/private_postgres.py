@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from tests.reaper import Reaper
 from tests.servers import free_port
 
 SERVER_USER = "postgres"
@@ -45,10 +46,13 @@ class PrivatePostgres:
         subprocess.run(command, check=True, capture_output=True, timeout=120)
 
     def init(self) -> None:
-        self._run(_bin("initdb"), "-D", str(self.data), "-U", SERVER_USER, "-A", "trust")
+        # A throwaway server: nothing of it must survive a machine crash, so no fsync.
+        self._run(
+            _bin("initdb"), "-D", str(self.data), "-U", SERVER_USER, "-A", "trust", "--no-sync"
+        )
 
     def start(self) -> None:
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder}"
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} -c fsync=off"
         self._run(
             _bin("pg_ctl"),
             "-D",
@@ -74,11 +78,16 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         entry = pwd.getpwnam(SERVER_USER)
         os.chown(folder, entry.pw_uid, entry.pw_gid)
     server = PrivatePostgres(folder, free_port())
-    server.init()
-    server.start()
+    # Stops the postmaster and removes the folder should this process die before `finally`.
+    reaper = Reaper(
+        ["--postmaster-pid-file", str(server.data / "postmaster.pid"), "--remove", str(folder)]
+    )
     try:
+        server.init()
+        server.start()
         yield server
     finally:
         with suppress(subprocess.CalledProcessError):
             server.stop()
         shutil.rmtree(folder, ignore_errors=True)
+        reaper.release()

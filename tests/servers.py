@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tests.reaper import Reaper
+
 CLI = [sys.executable, "-m", "deployserver.cli"]
 
 
@@ -59,7 +61,8 @@ def serving(
     """Run ``command`` (a server on ``port``) until /healthz answers; stop it afterwards.
 
     The server's output goes to a file, not a pipe: nobody reads a pipe while tests run,
-    and a full one would block the server's logging (and so its workers).
+    and a full one would block the server's logging (and so its workers). The server runs
+    in a process group of its own, which a reaper stops if this process dies first.
     """
     with tempfile.TemporaryFile(mode="w+") as log:
         process = subprocess.Popen(
@@ -71,6 +74,7 @@ def serving(
             text=True,
             start_new_session=True,
         )
+        reaper = Reaper(["--process-group", str(process.pid)])
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 120
@@ -95,6 +99,7 @@ def serving(
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+            reaper.release()
 
 
 class HttpResult:

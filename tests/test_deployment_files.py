@@ -1,4 +1,6 @@
-"""The compose file serves the app against its own PostgreSQL (no Docker engine here)."""
+"""The compose file serves the app against its own PostgreSQL; the image installs the lock.
+
+No Docker engine here: both are read as files."""
 
 from __future__ import annotations
 
@@ -38,3 +40,17 @@ def test_every_start_command_seeds_and_never_syncs() -> None:
     recipe = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
     assert "deployserver serve --seed channels " in recipe
     assert "channels sync" not in recipe
+
+
+def test_image_installs_the_lock_then_the_package_itself() -> None:
+    steps = [
+        line.strip()
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.strip().startswith(("RUN", "COPY"))
+    ]
+    locked = next(i for i, s in enumerate(steps) if "--require-hashes -r requirements.lock" in s)
+    itself = next(i for i, s in enumerate(steps) if "--no-deps ." in s)
+    assert locked < itself
+    assert "COPY requirements.lock ./" in steps[:locked]
+    # Not editable: the image runs the installed package, migrations included.
+    assert not any("-e ." in step or "migrations" in step for step in steps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from deployserver import create_app
+from deployserver.config import Config
 from deployserver.extensions import state
 
 probe = Blueprint("probe", __name__, url_prefix="/probe")
@@ -36,9 +39,12 @@ class Boom(MethodView):
 
 
 @pytest.fixture
-def probe_client(app: Flask) -> FlaskClient:
+def probe_client(config: Config) -> Iterator[FlaskClient]:
+    """An app of its own with the probe routes: a shared app that served takes no new ones."""
+    app = create_app(config)
     state(app).api.register_blueprint(probe)
-    return app.test_client()
+    yield app.test_client()
+    state(app).engine.dispose()
 
 
 def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
@@ -75,8 +81,6 @@ def test_validation_failure_is_422_naming_fields(probe_client: FlaskClient) -> N
 
 
 def test_body_over_limit_is_413(make_config: Any) -> None:
-    from deployserver import create_app
-
     app = create_app(make_config(max_content_length=2048))
     state(app).api.register_blueprint(probe)
     response = app.test_client().post("/probe/echo", json={"name": "x" * 5000})

@@ -16,7 +16,7 @@ from deployserver.specs.plain import MAX_DEPTH, parse_int
 
 
 class ArgumentsParser(FlaskParser):
-    """webargs' Flask parser with the body rules of API.md (conventions):
+    """webargs' Flask parser with the body rules of the API (docs/api.md, conventions):
 
     - a body sent as anything but JSON is refused (415), not read as "no fields given";
     - a chunked body (no Content-Length) over the limit is refused (413): Werkzeug's stream

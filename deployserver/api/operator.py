@@ -1,4 +1,4 @@
-"""The operator routes as documented views (API.md section 1).
+"""The operator routes as documented views (docs/api.md, operator polling).
 
 ``GET`` never reaches these views: :class:`deployserver.api.poll.PollRoutes` answers it in
 front of Flask's dispatch. They stay for the OpenAPI document and for the requests Flask

@@ -116,7 +116,7 @@ class ReleaseById(MethodView):
 
 class ChangeSchema(Schema):
     path = fields.String(
-        required=True, metadata={"description": "Starts with chart. or values. (API.md paths)"}
+        required=True, metadata={"description": "chart. or values., dotted keys, [i] for items"}
     )
     op = fields.String(required=True, metadata={"enum": ["add", "remove", "change"]})
     from_ = fields.Raw(

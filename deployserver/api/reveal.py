@@ -1,4 +1,4 @@
-"""Who sees secret-looking values on the read paths (API.md section 3, masking).
+"""Who sees secret-looking values on the read paths (docs/api.md, masking).
 
 Everyone reads them masked; an admin asking with ``?reveal=true`` reads them in clear (any
 other caller asking gets 403). One policy, applied here to every view that carries a spec;

@@ -12,15 +12,15 @@ from deployserver.errors import PROBLEM_JSON
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# API.md: RFC 3339 in UTC, seconds precision, with a Z.
+# The API's times: RFC 3339 in UTC, seconds precision, with a Z.
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 class Timestamp(fields.DateTime):
-    """A UTC time as API.md writes it: ``2026-11-28T10:00:00Z``.
+    """A UTC time as the API writes it: ``2026-11-28T10:00:00Z``.
 
     Declared as ISO 8601 (the OpenAPI document reads ``date-time``; apispec cannot describe a
-    strftime format) and written in the one form API.md fixes.
+    strftime format) and written in the one form the API promises.
     """
 
     def __init__(self, **kwargs: Any) -> None:

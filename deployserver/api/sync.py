@@ -1,4 +1,4 @@
-"""``POST /api/v1/sync``: the channel-files sync (API.md section 6) run by the server.
+"""``POST /api/v1/sync``: the channel-files sync (docs/channel-files.md) run by the server.
 
 The caller uploads its channels folder as ``{relative path: text}``; the server validates
 it as ``channels sync`` reads a folder and runs the same sync service in one transaction.

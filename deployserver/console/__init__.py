@@ -1,4 +1,4 @@
-"""The console: server-rendered pages for release engineers at ``/console/`` (API.md §8).
+"""The console: server-rendered pages for release engineers at ``/console/`` (see the README).
 
 Same services and role rules as the REST API, a server-side session instead of a bearer
 header, and nothing loaded from another origin (the one script, htmx, is vendored in

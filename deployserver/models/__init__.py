@@ -1,4 +1,4 @@
-"""Tables of deployserver (DESIGN.md, data model). Import models from here."""
+"""Tables of deployserver. Import models from here."""
 
 from deployserver.db import Base
 from deployserver.models.audit import AuditEvent

@@ -40,7 +40,7 @@ class Release(Base):
     __tablename__ = "releases"
 
     id: Mapped[str] = mapped_column(Uuid, primary_key=True)
-    # Unique as an exact string (API.md), so case-sensitive on MySQL and MariaDB too.
+    # Unique as an exact string (the API promises it), so case-sensitive on MySQL and MariaDB too.
     version: Mapped[str] = mapped_column(ExactString255, unique=True)
     chart: Mapped[dict[str, Any]] = mapped_column(Json)
     values: Mapped[dict[str, Any]] = mapped_column(Json)

@@ -1,4 +1,4 @@
-"""Canonical JSON (API.md conventions) and the digests and ETags derived from it.
+"""Canonical JSON (docs/api.md, conventions) and the digests and ETags derived from it.
 
 Sorted keys, ``,``/``:`` separators, UTF-8, integral numbers written as integers, NaN and
 infinities refused. The bytes are computed once when something is written, never per poll.

@@ -1,4 +1,4 @@
-"""Chart references: the three shapes the operator accepts (operator-client.md).
+"""Chart references: the three shapes the operator accepts (docs/operator.md).
 
 The operator tries local ``{path}``, then OCI ``{url: oci://..., version}``, then repo
 ``{url, name, version?}``, first match wins; a chart matching none is silently ignored by it

@@ -27,7 +27,7 @@ class Change:
     to: Any = None
 
     def as_json(self) -> dict[str, Any]:
-        """API.md's shape: only the sides the op has (``from`` may well be false or 0)."""
+        """The API's shape: only the sides the op has (``from`` may well be false or 0)."""
         body: dict[str, Any] = {"path": self.path, "op": self.op}
         if self.op != "add":
             body["from"] = self.from_

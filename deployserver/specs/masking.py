@@ -1,4 +1,4 @@
-"""Masking of secret-looking values in specs shown to people (API.md section 3, masking).
+"""Masking of secret-looking values in specs shown to people (docs/api.md, masking).
 
 A key is secret-looking when its name, ignoring case, ends with ``password``, ``secret``,
 ``token`` or ``license`` (``dbPassword``, ``MYSQL_PASSWORD``, ``clientSecret``,
@@ -44,7 +44,7 @@ def mask_secrets(value: Any) -> Any:
 
 
 def mask_at(path: str, value: Any) -> Any:
-    """``value`` found at ``path`` (API.md path syntax), masked as :func:`mask_secrets` would.
+    """``value`` found at ``path`` (the API's path syntax), masked as :func:`mask_secrets` would.
 
     For a diff: the value of a secret-looking key (or an item of a list under one) is the
     mask; a map is walked.

@@ -1,4 +1,4 @@
-"""The operator's merge rules for values (operator-client.md): the one implementation.
+"""The operator's merge rules for values (docs/operator.md): the one implementation.
 
 ``first`` is the earlier, winning layer. Maps merge key by key, lists concatenate (``first``'s
 items first), scalars keep ``first``'s value. The operator fails the whole reconcile on a kind

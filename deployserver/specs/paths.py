@@ -1,4 +1,4 @@
-"""Paths into values as API.md writes them: dotted keys, ``[i]`` for list items, and
+"""Paths into values as the API writes them (docs/api.md): dotted keys, ``[i]`` for list items, and
 ``["a.b"]`` for a key that itself contains a dot (so every path names one place)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One masking policy on every read path (API.md section 3, masking).
+"""One masking policy on every read path (docs/api.md, masking).
 
 Viewers, publishers and admins read secret-looking values as ``***``; an admin asking with
 ``?reveal=true`` reads them in clear and anyone else asking gets 403; the operator's poll is

@@ -1,4 +1,4 @@
-"""The polling endpoint, clause by clause of API.md section 1."""
+"""The polling endpoint, clause by clause of its contract (docs/api.md, operator polling)."""
 
 from __future__ import annotations
 

@@ -32,7 +32,8 @@ def test_head_is_answered_by_the_views_with_the_same_rules(
 
 
 def test_errors_carry_the_request_id(client: FlaskClient) -> None:
-    response = client.get(CHANNEL_URL, headers={"X-Request-ID": "poll-7"})
+    unknown = f"{CHANNEL_URL}/release/00000000-0000-0000-0000-000000000000"
+    response = client.get(unknown, headers={"X-Request-ID": "poll-7"})
     assert response.status_code == 404
     own = response.headers["X-Request-ID"]
     assert own != "poll-7" and len(own) == 32  # the server's own id, never the caller's

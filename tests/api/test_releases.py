@@ -14,8 +14,7 @@ from sqlalchemy import select
 from deployserver.db import get_session
 from deployserver.models import AuditEvent, Channel, ChannelEvent, ChannelRelease, Release
 from deployserver.services.releases import get_release_by_version
-from deployserver.specs.canonical import canonical_json, digest_of, etag_for
-from tests.api.conftest import CHART, release_body
+from tests.api.conftest import CHART, release_body, strong_etag
 from tests.test_errors import assert_problem
 
 Headers = dict[str, str]
@@ -47,12 +46,8 @@ def test_publish_creates_release_and_moves_head(
     assert release["createdBy"].startswith("token:")
     assert release["createdAt"].endswith("Z")
     assert release.pop("warnings") == []  # the first head replaces nothing
-    own = {
-        "chart": CHART,
-        "metadata": {"gitSha": "abc"},
-        "values": {"app": {"n": 1}, "hosts": ["rel"]},
-    }
-    assert release["digest"] == digest_of(own)
+    # sha256sum of the canonical bytes below, worked out by hand.
+    assert release["digest"] == "88e72f580bd5c63aa543186b9496e10c9ad864e90f20c5f1ba21a7d15445c02b"
     assert head_of(client, admin_headers) == {"id": release["id"], "version": "0.83.1"}
     assert (
         client.get(f"/api/v1/releases/{release['id']}", headers=admin_headers).get_json() == release
@@ -60,25 +55,24 @@ def test_publish_creates_release_and_moves_head(
     with app.app_context():
         session = get_session()
         stored = session.get(Release, release["id"])
-        assert stored is not None and stored.spec == canonical_json(own)
+        assert stored is not None and stored.spec == (
+            '{"chart":{"name":"operator-wandb","url":"https://charts.wandb.ai",'
+            '"version":"0.83.1"},"metadata":{"gitSha":"abc"},"values":{"app":{"n":1},'
+            '"hosts":["rel"]}}'
+        )
         channel = session.scalar(select(Channel).where(Channel.name == "stable"))
         served = session.get(ChannelRelease, (channel.id, release["id"]))
         assert served is not None
-        expected = canonical_json(
-            {
-                "chart": CHART,
-                "metadata": {
-                    "gitSha": "abc",
-                    "channel": "stable",
-                    "version": "0.83.1",
-                    "releaseId": release["id"],
-                    "publishedAt": release["createdAt"],
-                },
-                "values": {"app": {"n": 1}, "global": {"region": "us"}, "hosts": ["rel", "base"]},
-            }
+        # The id and time are this run's; everything else is fixed bytes.
+        expected = (
+            '{"chart":{"name":"operator-wandb","url":"https://charts.wandb.ai",'
+            '"version":"0.83.1"},"metadata":{"channel":"stable","gitSha":"abc",'
+            f'"publishedAt":"{release["createdAt"]}","releaseId":"{release["id"]}",'
+            '"version":"0.83.1"},"values":{"app":{"n":1},"global":{"region":"us"},'
+            '"hosts":["rel","base"]}}'
         )
         assert served.body == expected
-        assert served.etag == etag_for(expected)
+        assert served.etag == strong_etag(expected)
         assert channel.head_release_id == release["id"]
 
 
@@ -548,6 +542,7 @@ def test_channel_releases_newest_arrival_first_and_paginated(
         "/api/v1/channels/stable/rollback", json={"releaseId": a["id"]}, headers=admin_headers
     )
     seen: list[str] = []
+    ids: list[str] = []
     cursor = None
     while True:
         query = "?limit=2" + (f"&cursor={cursor}" if cursor else "")
@@ -556,12 +551,13 @@ def test_channel_releases_newest_arrival_first_and_paginated(
         ).get_json()
         assert len(page["items"]) <= 2
         seen += [item["version"] for item in page["items"]]
+        ids += [item["id"] for item in page["items"]]
         cursor = page["nextCursor"]
         if cursor is None:
             break
     # A rollback is not an arrival: a stays where it first arrived.
     assert seen == ["2.0.0", "1.1.0", "1.0.0"]
-    assert c["id"] != b["id"]
+    assert ids == [b["id"], c["id"], a["id"]]
 
 
 def test_history_pagination(
@@ -678,7 +674,7 @@ def test_longest_version_and_notes_fit_every_backend(
 def test_versions_differing_only_in_case_are_two_releases(
     app: Flask, client: FlaskClient, admin_headers: Headers, make_channel: Callable[..., Any]
 ) -> None:
-    # Unique "as an exact string" (API.md), also on MariaDB's default case-insensitive
+    # Unique "as an exact string", also on MariaDB's default case-insensitive
     # collation, where 1.0.0-RC.1 collided with 1.0.0-rc.1 (409).
     make_channel("stable")
     make_channel("beta")
@@ -689,8 +685,10 @@ def test_versions_differing_only_in_case_are_two_releases(
         "/api/v1/channels/beta/releases", json=release_body("1.0.0-RC.1"), headers=admin_headers
     )
     assert (lower.status_code, upper.status_code) == (201, 201), upper.get_json()
-    assert lower.get_json()["id"] != upper.get_json()["id"]
+    assert head_of(client, admin_headers, "stable")["version"] == "1.0.0-rc.1"
     assert head_of(client, admin_headers, "beta")["version"] == "1.0.0-RC.1"
     with app.app_context():
+        found_lower = get_release_by_version(get_session(), "1.0.0-rc.1")
         found = get_release_by_version(get_session(), "1.0.0-RC.1")
+    assert found_lower.id == lower.get_json()["id"]
     assert found.id == upper.get_json()["id"]

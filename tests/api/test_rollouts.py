@@ -176,7 +176,7 @@ def test_abort_returns_cohort_to_head(
         30,
     )
     assert "channel.rollout-abort" in audit_actions(client, admin_headers)
-    # Never head: not a rollback target, and no longer pinnable (API.md: a pin is a release
+    # Never head: not a rollback target, and no longer pinnable (a pin is a release
     # that is or was head of the channel), not even by its former cohort.
     refused = post(client, admin_headers, "/rollback", {"releaseId": candidate})
     assert refused.get_json()["code"] == "NOT_IN_CHANNEL_HISTORY"

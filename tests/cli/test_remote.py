@@ -1,4 +1,4 @@
-"""The CLI as a client: every command of API.md section 7 against a real ``deployserver serve``.
+"""The CLI as a client: every client-mode command against a real ``deployserver serve``.
 
 The commands run as subprocesses from an empty folder with no database, no secret and no
 server settings: only DEPLOYSERVER_URL and DEPLOYSERVER_TOKEN (or a saved login). The server

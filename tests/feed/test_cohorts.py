@@ -4,11 +4,32 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from deployserver.feed.cohorts import BUCKETS, cohort_bucket, in_cohort
 
 LICENSES = [str(uuid.UUID(int=n * 7919 + 13)) for n in range(3000)]
 CANDIDATE = "8f1c2b9e-0000-4000-8000-000000000001"
 OTHER = "8f1c2b9e-0000-4000-8000-000000000002"
+
+
+# Worked out by hand (sha256sum of "<release id>:<license id>", first 8 bytes big-endian,
+# modulo 10,000): the cohorts of every rollout in the field depend on these staying put.
+GOLDEN_BUCKETS = [
+    ("00000000-0000-0000-0000-00000000000d", CANDIDATE, 5173),
+    ("00000000-0000-0000-0000-00000000000d", OTHER, 2138),
+    ("8f1c2b9e-0000-4000-8000-00000000aaaa", CANDIDATE, 4978),
+    ("8f1c2b9e-0000-4000-8000-00000000aaaa", OTHER, 6038),
+]
+
+
+@pytest.mark.parametrize(("license_id", "release_id", "bucket"), GOLDEN_BUCKETS)
+def test_bucket_golden_values(license_id: str, release_id: str, bucket: int) -> None:
+    assert cohort_bucket(license_id, release_id) == bucket
+    # In the cohort from the first percentage whose bound passes the bucket, not before.
+    first_percent = bucket // 100 + 1
+    assert in_cohort(license_id, release_id, first_percent)
+    assert not in_cohort(license_id, release_id, first_percent - 1)
 
 
 def test_bucket_is_deterministic_and_in_range() -> None:

@@ -17,7 +17,7 @@ def test_secret_looking_keys() -> None:
         "ACCESSKEY",
         "secretKey",
         "license",
-        # API.md: token, and key as a whole word or suffix.
+        # The contract: token, and key as a whole word or suffix.
         "token",
         "licenseToken",
         "key",

@@ -1,4 +1,4 @@
-"""The operator's merge rules (operator-client.md) as a table: each row one rule or failure.
+"""The operator's merge rules (docs/operator.md) as a table: each row one rule or failure.
 
 Rules: maps merge deeply key by key, the earlier layer winning; lists concatenate, the
 earlier layer's items first; scalars keep the earlier layer's value; chart and metadata come

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from deployserver.models import Channel, Release
-from deployserver.specs.canonical import canonical_json
+from deployserver.specs.canonical import canonical_json, digest_of, etag_for
 from deployserver.specs.merge import MergeConflict
 from deployserver.specs.served import rfc3339, served_body
 
@@ -37,6 +37,18 @@ def test_served_body_is_canonical_and_complete() -> None:
     )
     assert canonical_json(__import__("json").loads(body)) == body
     assert served_body(release, channel) == body  # stable bytes
+    # sha256sum of the body above: its first 32 hex digits, quoted, are the strong ETag.
+    assert etag_for(body) == '"d9b91e3fe63aeccf1c2c3cc117c67a29"'
+
+
+def test_digest_golden_value() -> None:
+    own = {"chart": CHART, "metadata": {"gitSha": "abc"}, "values": {"app": {"n": 1.0}}}
+    assert canonical_json(own) == (
+        '{"chart":{"name":"operator-wandb","url":"https://charts.wandb.ai","version":"0.83.1"},'
+        '"metadata":{"gitSha":"abc"},"values":{"app":{"n":1}}}'
+    )
+    # sha256sum of those bytes.
+    assert digest_of(own) == "65a81899c8a3fa5fd5467f31e29b6717f30beda56d27b510bcf9f39a15ab730f"
 
 
 def test_served_body_refuses_clashes() -> None:
