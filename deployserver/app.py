@@ -12,6 +12,7 @@ from deployserver.api import BLUEPRINTS, docs
 from deployserver.api.converters import register_converters
 from deployserver.api.docs import SWAGGER_UI_ASSETS
 from deployserver.api.openapi import ProblemResponsesPlugin, declare_security_schemes
+from deployserver.api.poll import PollRoutes
 from deployserver.config import Config
 from deployserver.console import register_console
 from deployserver.errors import register_errorhandlers
@@ -86,7 +87,9 @@ def register_extensions(app: Flask, config: Config) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    app.wsgi_app = RequestIdMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+    """WSGI middleware, outermost first: request ids, then the poll ahead of Flask."""
+    polls = PollRoutes(app.wsgi_app, state(app))
+    app.wsgi_app = RequestIdMiddleware(polls)  # type: ignore[method-assign]
 
 
 def register_blueprints(app: Flask) -> None:

@@ -26,9 +26,20 @@ def test_compose_app_uses_compose_postgres() -> None:
     assert any(v.startswith("pgdata:") for v in postgres["volumes"])
     assert services["app"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert "8080:8080" in services["app"]["ports"]
+    # A start seeds (never moves a head); applying the files is an explicit sync.
     command = " ".join(services["app"]["command"])
-    assert "channels sync channels" in command
-    assert command.index("db upgrade") < command.index("channels sync") < command.index(" serve ")
+    assert command.startswith("deployserver serve --seed channels ")
+    assert "channels sync" not in command
+
+
+def test_every_start_command_seeds_and_never_syncs() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    cmd = next(line for line in dockerfile.splitlines() if line.startswith("CMD "))
+    assert '"serve", "--seed", "channels"' in cmd and "sync" not in cmd
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    assert "deployserver serve --seed channels " in recipe
+    assert "channels sync" not in recipe
 
 
 def test_image_installs_the_lock_then_the_package_itself() -> None:
