@@ -7,10 +7,11 @@ import logging
 from flask import Flask
 from flask_smorest import Api
 
-from deployserver import db
+from deployserver import db, ratelimit
 from deployserver.config import Config
 from deployserver.errors import register_errorhandlers
 from deployserver.extensions import AppState, state
+from deployserver.fleet import bus as fleet_bus
 from deployserver.request_id import RequestIdMiddleware, current_request_id
 
 
@@ -65,9 +66,12 @@ class RequestIdFilter(logging.Filter):
 def register_extensions(app: Flask, config: Config) -> None:
     engine = db.create_db_engine(config.sqlalchemy_url)
     # One Api per app: its OpenAPI document belongs to the app (tests build many apps).
-    app.extensions["deployserver"] = AppState(
+    app_state = AppState(
         config=config, engine=engine, sessions=db.make_sessionmaker(engine), api=Api(app)
     )
+    app.extensions["deployserver"] = app_state
+    fleet_bus.install(app_state)
+    ratelimit.install(app, app_state)
     app.teardown_appcontext(db.close_session)
 
 

@@ -8,6 +8,7 @@ from deployserver.api import (
     jwks,
     keys,
     licenses,
+    metrics,
     operator,
     releases,
 )
@@ -21,5 +22,6 @@ BLUEPRINTS = [
     licenses.blp,
     keys.blp,
     jwks.blp,
+    metrics.blp,
     operator.blp,
 ]

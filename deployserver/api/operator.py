@@ -9,19 +9,22 @@ encoding, no ORM object and no database write here.
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from flask import Response, request
 from marshmallow import Schema, fields
 
+from deployserver import metrics
 from deployserver.api.blueprint import Blueprint
 from deployserver.api.schemas import problems
-from deployserver.errors import BASIC_CHALLENGE, Unauthorized
+from deployserver.errors import BASIC_CHALLENGE, NotFound, Unauthorized
 from deployserver.extensions import AppState, state
-from deployserver.feed import ServedSpec, spec_feed
+from deployserver.feed import ServedSpec, SpecFeed, spec_feed
 from deployserver.licensing.credentials import license_from_authorization
 from deployserver.licensing.verify import LicenseView, license_verifier
+from deployserver.ratelimit import license_failure
 from deployserver.recorder import EXTRAS_KEY as RECORDER_KEY
 from deployserver.recorder import installation_recorder
 
@@ -65,6 +68,7 @@ def caller(app_state: AppState) -> tuple[str, LicenseView | None]:
         return config.default_channel, None
     token = license_from_authorization(header)
     verdict = license_verifier(app_state).verify(token)
+    metrics.verdict(verdict.code)
     if not verdict.valid:
         raise _refuse(REFUSALS.get(verdict.code, "LICENSE_INVALID"), verdict.detail)
     license = verdict.license
@@ -142,11 +146,7 @@ def documentation_only(view: F) -> F:
 @problems(blp, 401, 404, 503, s401=LICENSE_REFUSED, s404=NOT_SERVED)
 def latest_spec() -> Response:
     """The current spec of the channel the caller's license names."""
-    app_state = state()
-    channel, license = caller(app_state)
-    spec = spec_feed(app_state).head(channel, license.id if license is not None else None)
-    note_poll(app_state, channel, license, spec)
-    return spec_response(spec)
+    return _poll(lambda feed, channel, license_id: feed.head(channel, license_id))
 
 
 @blp.route("/channel/release/<string:release_id>", methods=["GET"])
@@ -156,10 +156,30 @@ def latest_spec() -> Response:
 @problems(blp, 401, 404, 503, s401=LICENSE_REFUSED, s404=NOT_SERVED)
 def pinned_spec(release_id: str) -> Response:
     """The spec of one release the caller's channel serves or has served (pinning)."""
+    return _poll(lambda feed, channel, license_id: feed.pinned(channel, release_id, license_id))
+
+
+def _poll(lookup: Callable[[SpecFeed, str, str | None], ServedSpec]) -> Response:
+    """Answer a poll with what ``lookup`` finds for the caller; count it (``/metrics``) and,
+    when refused, count it against the caller's address (``deployserver/ratelimit.py``)."""
+    started = time.perf_counter()
     app_state = state()
-    channel, license = caller(app_state)
-    spec = spec_feed(app_state).pinned(
-        channel, release_id, license.id if license is not None else None
-    )
-    note_poll(app_state, channel, license, spec)
-    return spec_response(spec)
+    channel, outcome = "", "unavailable"
+    try:
+        try:
+            channel, license = caller(app_state)
+        except Unauthorized:
+            outcome = "refused"
+            license_failure(app_state)
+            raise
+        try:
+            spec = lookup(spec_feed(app_state), channel, license.id if license else None)
+        except NotFound:
+            outcome = "not_found"
+            raise
+        note_poll(app_state, channel, license, spec)
+        response = spec_response(spec)
+        outcome = "not_modified" if response.status_code == 304 else "served"
+        return response
+    finally:
+        metrics.poll(channel, outcome, time.perf_counter() - started)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import click
@@ -28,8 +30,32 @@ class GunicornServer(BaseApplication):
 
     def load(self) -> Any:
         from deployserver.app import create_app
+        from deployserver.extensions import state
+        from deployserver.fleet.bus import start_listener
 
-        return create_app(self.deployserver_config)
+        app = create_app(self.deployserver_config)
+        # In the worker, after the fork: each worker subscribes to invalidations itself.
+        start_listener(state(app))
+        return app
+
+
+def metrics_folder(config: Config) -> Path:
+    """Empty the workers' metrics folder and point prometheus_client at it (this process
+    and the workers it forks): counts of an earlier run must not be added to this one's."""
+    from deployserver.metrics import MULTIPROC_FOLDER, use_multiprocess_folder
+
+    folder = config.instance_path / MULTIPROC_FOLDER
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    use_multiprocess_folder(str(folder))
+    return folder
+
+
+def _worker_exited(_server: Any, worker: Any) -> None:
+    # A dead worker's gauges go; its counters stay in the totals, as Prometheus expects.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 @cli.command()
@@ -41,6 +67,8 @@ class GunicornServer(BaseApplication):
 def serve(host: str, port: int, workers: int, reload: bool, access_log: bool) -> None:
     """Migrate the database to head and serve the API with gunicorn."""
     config = Config.from_env()
+    config.prepare_instance()
+    metrics_folder(config)
     prepare_server(config)
     options: dict[str, Any] = {
         "bind": f"{host}:{port}",
@@ -56,5 +84,6 @@ def serve(host: str, port: int, workers: int, reload: bool, access_log: bool) ->
         # gunicorn's control socket (gunicornc) lives with the instance, not in $HOME, so
         # two servers on one host never share one.
         "control_socket": str(config.instance_path / "gunicorn.ctl"),
+        "child_exit": _worker_exited,
     }
     GunicornServer(config, options).run()

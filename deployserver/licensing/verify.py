@@ -27,7 +27,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,6 +42,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from deployserver import metrics
 from deployserver.errors import Unavailable
 from deployserver.extensions import AppState
 from deployserver.licensing import keys as key_material
@@ -97,6 +98,9 @@ STATUS_CHANGE_OVERLAP = timedelta(minutes=15)
 # Every so often all non-active ids are read again, bounding what incremental reads could
 # ever miss (a status changed in SQL by hand, without status_changed_at).
 FULL_RELOAD_SECONDS = 600.0
+# After a failed refresh (database down) the next one is tried this soon, so a change made
+# just before the outage is read as soon as the database is back.
+OUTAGE_RETRY_SECONDS = 1.0
 
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 # PyJWT does the signature check; the header was vetted before it is reached.
@@ -495,7 +499,9 @@ class LicenseVerifier:
         entry = self._cache.get(digest)
         now = self._monotonic()
         if entry is not None and entry[1] > now:
+            metrics.cache_lookup("license", True)
             return entry[0]
+        metrics.cache_lookup("license", False)
         return self._verify_uncached(token, digest)
 
     def _verify_uncached(self, token: str, digest: bytes) -> Verdict:
@@ -565,14 +571,18 @@ class LicenseVerifier:
         try:
             keys, statuses, changed = self._read_database(started)
         except DBAPIError as exc:
-            # Retry once per bound, not per request: a dead database must not stall polls.
-            self._refresh_due = started + self._bound
+            metrics.database_error()
+            # Retried soon, but once per OUTAGE_RETRY_SECONDS, not per request: a dead
+            # database must not stall polls.
+            self._refresh_due = started + min(self._bound, OUTAGE_RETRY_SECONDS)
             # What was read before the outage may have missed changes made during it.
             self._statuses = None
             # The stored snapshot is the newest any worker of this host read (a revocation
             # seen by another worker must hold here too); this worker's memory is the fallback.
             stored = snapshot_from_json(self._store.read_json(LKG_NAME))
-            if stored is not None:
+            if stored is not None and (
+                self._snapshot is None or stored.fingerprint != self._snapshot.fingerprint
+            ):
                 self._snapshot = stored
             if self._snapshot is None:
                 log.warning(
@@ -605,6 +615,71 @@ class LicenseVerifier:
         self._snapshot = snapshot
         self._refresh_due = started + self._bound
         return snapshot
+
+    def license_changed(self, license_id: str, status: str) -> None:
+        """A license's status changed (an invalidation message): hold it at once, without
+        the database (it may be down), drop that license's verdicts and keep the snapshot in
+        the host's store so every worker's outage fallback has it too."""
+        with self._refresh_lock:
+            snapshot = self._snapshot
+            if snapshot is not None:
+                statuses = dict(snapshot.license_statuses)
+                if status in NON_ACTIVE:
+                    statuses[license_id] = status
+                else:
+                    statuses.pop(license_id, None)
+                self._replace(snapshot, statuses=statuses)
+            with self._cache_lock:
+                stale = [
+                    digest
+                    for digest, (verdict, _) in self._cache.items()
+                    if verdict.license is not None and verdict.license.id == license_id
+                ]
+                for digest in stale:
+                    self._cache.pop(digest, None)
+
+    def keys_changed(self, kid: str, status: str) -> None:
+        """A signing key changed (an invalidation message). A retired key stops verifying at
+        once; any other change is read from the database on the next verification."""
+        with self._refresh_lock:
+            snapshot = self._snapshot
+            if snapshot is not None and status == "retired":
+                self._replace(snapshot, without_kid=kid)
+                # Which verdicts that key signed is not kept: drop them all.
+                self._cache = {}
+            self._refresh_due = -math.inf
+
+    def forget(self) -> None:
+        """Drop every verdict and read the trust material again on the next verification."""
+        with self._refresh_lock:
+            if self._snapshot is not None:
+                # A new object: a judgement made with the old one in flight is not cached.
+                self._snapshot = replace(self._snapshot)
+            self._cache = {}
+            self._refresh_due = -math.inf
+
+    def _replace(
+        self,
+        snapshot: TrustSnapshot,
+        *,
+        statuses: Mapping[str, str] | None = None,
+        without_kid: str | None = None,
+    ) -> None:
+        rows = [
+            (k.kid, k.alg, k.status, k.public_pem)
+            for k in snapshot.keys.values()
+            if k.kid != without_kid
+        ]
+        fresh = build_snapshot(
+            rows,
+            snapshot.license_statuses if statuses is None else statuses,
+            snapshot.source,
+            snapshot,
+        )
+        self._snapshot = fresh
+        if fresh.fingerprint != self._saved_fingerprint:
+            self._store.write_json(LKG_NAME, fresh.to_json())
+            self._saved_fingerprint = fresh.fingerprint
 
     def _read_database(
         self, started: float
