@@ -88,7 +88,10 @@ class FailureLimits:
     def address(self) -> str:
         from deployserver.api.operator import client_address
 
-        return client_address(request.environ, self._trusted) or "unknown"
+        environ = request.environ
+        if self._trusted:
+            return client_address(environ, self._trusted) or "unknown"
+        return environ.get("REMOTE_ADDR") or "unknown"
 
     def failed(self, limit: _Limit) -> None:
         """Count one failed attempt of this request's address; RateLimited past the limit."""
