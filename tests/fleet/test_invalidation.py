@@ -20,6 +20,7 @@ from deployserver.errors import Conflict, NotFound
 from deployserver.extensions import state
 from deployserver.fleet.bus import start_listener
 from deployserver.fleet.changes import Change, change_of, track_changes
+from deployserver.recorder import stop_all
 from deployserver.services.channels import create_channel
 from deployserver.services.licenses import revoke_license
 from deployserver.services.releases import publish_release
@@ -139,6 +140,8 @@ def replica(
         return app.test_client()
 
     yield factory
+    # Their installation recorders write once more when stopped: before the engines go.
+    stop_all()
     for app in apps:
         state(app).extras["fleet_listener"].stop()
         state(app).engine.dispose()
