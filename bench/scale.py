@@ -46,7 +46,7 @@ from deployserver.channelfiles import load_folder
 from deployserver.config import Config, normalize_database_url
 from deployserver.db import create_db_engine, get_session
 from deployserver.extensions import state
-from deployserver.licensing.verify import license_verifier
+from deployserver.licensing.verifier import license_verifier
 from deployserver.models import (
     AuditEvent,
     Channel,

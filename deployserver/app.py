@@ -8,11 +8,13 @@ from flask import Flask
 from flask_smorest import Api
 
 from deployserver import db, ratelimit
+from deployserver.api import BLUEPRINTS
 from deployserver.config import Config
 from deployserver.errors import register_errorhandlers
 from deployserver.extensions import AppState, state
 from deployserver.fleet import bus as fleet_bus
 from deployserver.request_id import RequestIdMiddleware, current_request_id
+from deployserver.services import keys
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -40,6 +42,7 @@ def create_app(config: Config | None = None) -> Flask:
     register_request_hooks(app)
     register_blueprints(app)
     register_errorhandlers(app)
+    register_startup(app)
     return app
 
 
@@ -80,8 +83,13 @@ def register_request_hooks(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from deployserver.api import BLUEPRINTS
-
     api = state(app).api
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+
+
+def register_startup(app: Flask) -> None:
+    """What ``deployserver serve`` runs once before forking, and what ``/readyz`` checks."""
+    app_state = state(app)
+    app_state.startup_tasks.append(keys.ensure_signing_key)
+    app_state.readiness_checks["signing_key"] = keys.signing_key_ready

@@ -16,7 +16,7 @@ import yaml
 
 from deployserver.errors import DeployServerError, Invalid
 from deployserver.services.channels import validate_channel_name, validate_description
-from deployserver.services.releases import ReleaseSpec, release_spec
+from deployserver.specs.release import ReleaseSpec, release_spec
 from deployserver.specs.text import validate_text
 from deployserver.specs.values import compose_plain_yaml, parse_values_yaml, validate_values
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from limits import parse_many
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -45,8 +46,6 @@ def _int(name: str, raw: str, minimum: int = 0) -> int:
 
 
 def _rate(name: str, raw: str) -> str:
-    from limits import parse_many
-
     try:
         parse_many(raw)
     except ValueError:
@@ -119,7 +118,7 @@ class Config:
     rate_license_failures: str = "60/minute"
     rate_auth_failures: str = "30/minute"
     log_level: str = "INFO"
-    # Installation insights (deployserver/recorder.py).
+    # Installation insights (deployserver/feed/recorder.py).
     installation_flush_seconds: int = 10
     installation_retention_days: int = 180
     installation_buffer_entries: int = 100_000

@@ -7,16 +7,18 @@ so each call is exactly one transaction, serialised against other writers where 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app, g
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, select
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from deployserver.errors import NotFound
 
 # Named constraints and indexes: Alembic can then drop and compare them on every backend.
 NAMING_CONVENTION = {
@@ -193,3 +195,42 @@ def end_read(session: Session) -> None:
     each row with its own query; committing a transaction that wrote nothing does not.
     """
     session.commit()
+
+
+RowT = TypeVar("RowT", bound=Base)
+
+
+def find_or_404(
+    session: Session,
+    model: type[RowT],
+    key: str,
+    *,
+    guard: Callable[[str], bool],
+    noun: str,
+    code: str,
+    by: Any = None,
+    for_update: bool = False,
+) -> RowT:
+    """The ``model`` row whose primary key (or column ``by``) is ``key``; else 404 ``code``.
+
+    ``guard`` says whether any row could have ``key``: other text (from a URL) is not sent to
+    the database, where a NUL is an error on PostgreSQL rather than an empty result.
+    ``for_update`` locks the row until the transaction ends and reloads it.
+    """
+    row: RowT | None = None
+    if guard(key):
+        if by is None:
+            row = session.get(
+                model,
+                key,
+                with_for_update=True if for_update else None,
+                populate_existing=for_update,
+            )
+        else:
+            statement = select(model).where(by == key)
+            if for_update:
+                statement = statement.with_for_update().execution_options(populate_existing=True)
+            row = session.scalar(statement)
+    if row is None:
+        raise NotFound(f"no {noun} {key!r}", code)
+    return row

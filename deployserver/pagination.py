@@ -5,17 +5,19 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, or_
 
 from deployserver.errors import Invalid
 from deployserver.specs.text import unstorable
 
 T = TypeVar("T")
+SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -91,14 +93,50 @@ def cursor_time(position: dict[str, Any], key: str) -> datetime:
         raise _not_a_cursor() from None
 
 
-def before(first: Any, second: Any, first_value: Any, second_value: Any) -> ColumnElement[bool]:
-    """Rows after a cursor in ``first DESC, second DESC`` order: ``(first, second) < values``.
+@dataclass(frozen=True)
+class SortKey:
+    """One key of a keyset ordering: its name in the cursor, its column, how it is read."""
 
-    Written as ``first <= v AND (first < v OR second < w)`` rather than an OR alone or a row
-    value: the leading ``first <= v`` is a range every backend (MariaDB included) walks on an
-    index over ``(first, second)``, so a deep page costs what the first one does.
+    name: str
+    column: Any
+    read: Callable[[dict[str, Any], str], Any]
+
+
+def keyset(
+    query: SelectT,
+    cursor: str | None,
+    limit: int,
+    *keys: SortKey,
+    descending: bool = True,
+) -> SelectT:
+    """``query`` in ``keys`` order, ``limit + 1`` rows, starting after ``cursor``: the one
+    keyset paging of every list (cut the rows with :func:`page_of`).
+
+    Two keys are compared as ``first <= v AND (first < v OR second < w)`` (descending)
+    rather than an OR alone or a row value: the leading range is one every backend, MariaDB
+    included, walks on an index over ``(first, second)``, so a deep page costs what the
+    first one does.
     """
-    return and_(first <= first_value, or_(first < first_value, second < second_value))
+    position = decode_cursor(cursor, *(key.name for key in keys))
+    columns = [key.column for key in keys]
+    query = query.order_by(*(c.desc() if descending else c.asc() for c in columns))
+    query = query.limit(limit + 1)
+    if position is None:
+        return query
+    values = [key.read(position, key.name) for key in keys]
+    return query.where(_after(columns, values, descending))
+
+
+def _after(columns: list[Any], values: list[Any], descending: bool) -> ColumnElement[bool]:
+    first, first_value = columns[0], values[0]
+    if len(columns) == 1:
+        return first < first_value if descending else first > first_value
+    if len(columns) != 2:
+        raise ValueError("keyset orderings have one or two keys")
+    second, second_value = columns[1], values[1]
+    if descending:
+        return and_(first <= first_value, or_(first < first_value, second < second_value))
+    return and_(first >= first_value, or_(first > first_value, second > second_value))
 
 
 def page_of(rows: list[T], limit: int, position_of: Any) -> Page[T]:

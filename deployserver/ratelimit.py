@@ -29,6 +29,7 @@ from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter, RateLimiter
 
+from deployserver.clients import client_address
 from deployserver.errors import DeployServerError
 from deployserver.extensions import AppState
 
@@ -86,12 +87,7 @@ class FailureLimits:
         self.auth = _Limit(AUTH_FAILURES, parse(config.rate_auth_failures), "unknown tokens")
 
     def address(self) -> str:
-        from deployserver.api.operator import client_address
-
-        environ = request.environ
-        if self._trusted:
-            return client_address(environ, self._trusted) or "unknown"
-        return environ.get("REMOTE_ADDR") or "unknown"
+        return client_address(request.environ, self._trusted) or "unknown"
 
     def failed(self, limit: _Limit) -> None:
         """Count one failed attempt of this request's address; RateLimited past the limit."""

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
-from flask import Flask
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from deployserver import migrate
+from deployserver.app import create_app
 from deployserver.config import Config, ConfigError
 from deployserver.db import create_db_engine
+from deployserver.extensions import state
 
 log = logging.getLogger(__name__)
-
-# Tasks registered by features, run once in the master before workers start (app context).
-STARTUP_TASKS: list[Callable[[Flask], None]] = []
 
 
 def connect_database(config: Config) -> Engine:
@@ -37,13 +34,11 @@ def connect_database(config: Config) -> Engine:
 
 def prepare_server(config: Config) -> None:
     """Migrate to head and run the start-up tasks; the engine is disposed before forking."""
-    from deployserver.app import create_app
-
     engine = connect_database(config)
     migrate.upgrade(engine)
     engine.dispose()
     app = create_app(config)
     with app.app_context():
-        for task in STARTUP_TASKS:
+        for task in state(app).startup_tasks:
             task(app)
-    app.extensions["deployserver"].engine.dispose()
+    state(app).engine.dispose()

@@ -18,8 +18,8 @@ from sqlalchemy import delete
 from deployserver import create_app, migrate
 from deployserver.config import Config
 from deployserver.db import create_db_engine, get_session
+from deployserver.feed.recorder import stop_all
 from deployserver.models import Base
-from deployserver.recorder import stop_all
 from deployserver.services import tokens
 from deployserver.services.audit import Actor
 from tests.backends import configured_backends, temporary_database

@@ -11,11 +11,15 @@ from deployserver.api import (
     metrics,
     operator,
     releases,
+    render,
+    rollouts,
 )
 
 BLUEPRINTS = [
     health.blp,
     channels.blp,
+    rollouts.blp,
+    render.blp,
     releases.blp,
     audit.blp,
     installations.blp,

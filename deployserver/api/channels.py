@@ -1,4 +1,4 @@
-"""Channels, their releases and heads: publish, promote, rollback, history."""
+"""Channels, their releases and heads: publish, promote, rollback, history, adoption."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from marshmallow import Schema, fields, validate
 from deployserver.api.blueprint import Blueprint
 from deployserver.api.releases import ReleaseSchema
 from deployserver.api.schemas import Timestamp, page_schema, problems
-from deployserver.auth import current_actor, require, require_role_for
+from deployserver.auth import current_actor, require
 from deployserver.db import get_session
-from deployserver.extensions import state
 from deployserver.pagination import Page, PageArgsSchema
-from deployserver.services import channels, installations, releases, render, rollouts
+from deployserver.services import channels, installations, releases
 
 blp = Blueprint(
     "channels",
@@ -145,39 +144,6 @@ class PublishedSchema(ReleaseSchema):
         required=True,
         metadata={"description": "Values changes against the replaced head that break overrides"},
     )
-
-
-class RenderCRSchema(Schema):
-    chart = fields.Dict(metadata={"description": "spec.chart of the custom resource"})
-    values = fields.Dict(metadata={"description": "spec.values of the custom resource"})
-
-
-class RenderSchema(Schema):
-    release_id = fields.String(
-        data_key="releaseId",
-        metadata={"description": "A release that is or was head of the channel (default: head)"},
-    )
-    user_input = fields.Dict(
-        data_key="userInput",
-        metadata={"description": "User input values; a _releaseId in them pins the release"},
-    )
-    cr = fields.Nested(RenderCRSchema)
-
-
-class RenderArgsSchema(Schema):
-    reveal = fields.Boolean(
-        load_default=False, metadata={"description": "Show secrets-looking values (admin only)"}
-    )
-
-
-class RenderedSpecSchema(Schema):
-    metadata = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
-    chart = fields.Dict(required=True)
-    values = fields.Dict(required=True)
-
-
-class RenderedSchema(Schema):
-    spec = fields.Nested(RenderedSpecSchema, required=True)
 
 
 class HistoryEntrySchema(Schema):
@@ -420,48 +386,6 @@ class History(MethodView):
         return releases.channel_history(get_session(), name, args["limit"], args["cursor"])
 
 
-@blp.route("/<name>/rollout")
-class Rollout(MethodView):
-    @blp.response(200, ChannelSchema)
-    @problems(
-        blp,
-        400,
-        401,
-        403,
-        404,
-        409,
-        413,
-        422,
-        s409="No rollout in progress (NO_ROLLOUT)",
-        s422="Validation failed, or the percentage would shrink (ROLLOUT_PERCENT_DECREASE)",
-    )
-    @require("publisher", channel_arg="name")
-    @blp.arguments(RolloutArgsSchema)
-    def post(self, data: dict[str, Any], name: str) -> channels.ChannelView:
-        """Serve the rollout's candidate to a larger share of licenses."""
-        return rollouts.advance_rollout(get_session(), current_actor(), name, data["percent"])
-
-
-@blp.route("/<name>/rollout/complete")
-class RolloutComplete(MethodView):
-    @blp.response(200, ChannelSchema)
-    @problems(blp, 401, 403, 404, 409, s409="No rollout in progress (NO_ROLLOUT)")
-    @require("publisher", channel_arg="name")
-    def post(self, name: str) -> channels.ChannelView:
-        """Make the rollout's candidate the head, for every license."""
-        return rollouts.complete_rollout(get_session(), current_actor(), name)
-
-
-@blp.route("/<name>/rollout/abort")
-class RolloutAbort(MethodView):
-    @blp.response(200, ChannelSchema)
-    @problems(blp, 401, 403, 404, 409, s409="No rollout in progress (NO_ROLLOUT)")
-    @require("publisher", channel_arg="name")
-    def post(self, name: str) -> channels.ChannelView:
-        """Withdraw the rollout's candidate; its cohort gets the head again."""
-        return rollouts.abort_rollout(get_session(), current_actor(), name)
-
-
 @blp.route("/<name>/adoption")
 class ChannelAdoption(MethodView):
     @blp.response(200, AdoptionSchema)
@@ -471,36 +395,3 @@ class ChannelAdoption(MethodView):
     def get(self, args: dict[str, Any], name: str) -> installations.Adoption:
         """Which releases the channel's installations run, active and stale."""
         return installations.channel_adoption(get_session(), name, args["window_hours"])
-
-
-@blp.route("/<name>/render")
-class Render(MethodView):
-    @blp.response(200, RenderedSchema)
-    @problems(
-        blp,
-        400,
-        401,
-        403,
-        404,
-        413,
-        422,
-        s403="The token lacks the viewer role, or reveal=true without the admin role (FORBIDDEN)",
-        s404="No such channel (CHANNEL_NOT_FOUND), or it has no release yet (CHANNEL_EMPTY)",
-        s422="Validation failed; a kind clash between layers or a null (MERGE_CONFLICT, the "
-        "path in errors); a release never head of the channel (NOT_IN_CHANNEL_HISTORY)",
-    )
-    @require("viewer")
-    @blp.arguments(RenderArgsSchema, location="query")
-    @blp.arguments(RenderSchema, required=False)
-    def post(self, args: dict[str, Any], data: dict[str, Any], name: str) -> dict[str, Any]:
-        """Preview the spec the operator would apply: CR > user input > release > defaults."""
-        if args["reveal"]:
-            require_role_for("admin", "reveal=true")
-        spec = render.render_spec(
-            get_session(),
-            name,
-            render.RenderRequest(**data),
-            state().config.operator_namespace,
-            reveal=args["reveal"],
-        )
-        return {"spec": spec}

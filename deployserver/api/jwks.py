@@ -10,7 +10,7 @@ from marshmallow import Schema, fields
 from deployserver.api.blueprint import Blueprint
 from deployserver.api.schemas import problems
 from deployserver.extensions import state
-from deployserver.licensing.verify import license_verifier
+from deployserver.licensing.verifier import license_verifier
 
 blp = Blueprint("jwks", __name__, description="Public keys that verify licenses")
 

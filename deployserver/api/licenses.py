@@ -17,7 +17,8 @@ from deployserver.db import get_session
 from deployserver.errors import Invalid
 from deployserver.extensions import state
 from deployserver.licensing.credentials import license_from_authorization
-from deployserver.licensing.verify import CODES, license_verifier
+from deployserver.licensing.judge import CODES
+from deployserver.licensing.verifier import license_verifier
 from deployserver.models import License
 from deployserver.pagination import PageArgsSchema
 from deployserver.ratelimit import license_failure

@@ -19,14 +19,16 @@ from marshmallow import Schema, fields
 from deployserver import metrics
 from deployserver.api.blueprint import Blueprint
 from deployserver.api.schemas import problems
+from deployserver.clients import client_address
 from deployserver.errors import BASIC_CHALLENGE, NotFound, Unauthorized
 from deployserver.extensions import AppState, state
-from deployserver.feed import ServedSpec, SpecFeed, spec_feed
+from deployserver.feed.answers import ServedSpec, SpecFeed, spec_feed
+from deployserver.feed.recorder import EXTRAS_KEY as RECORDER_KEY
+from deployserver.feed.recorder import installation_recorder
 from deployserver.licensing.credentials import license_from_authorization
-from deployserver.licensing.verify import LicenseView, license_verifier
+from deployserver.licensing.judge import LicenseView
+from deployserver.licensing.verifier import license_verifier
 from deployserver.ratelimit import license_failure
-from deployserver.recorder import EXTRAS_KEY as RECORDER_KEY
-from deployserver.recorder import installation_recorder
 
 blp = Blueprint(
     "operator",
@@ -95,17 +97,6 @@ def note_poll(
         client_address(environ, trusted) if trusted else environ.get("REMOTE_ADDR"),
         environ.get("HTTP_USER_AGENT"),
     )
-
-
-def client_address(environ: dict[str, Any], trusted_proxies: int) -> str | None:
-    """With ``trusted_proxies`` proxies in front, the ``X-Forwarded-For`` entry the outermost
-    trusted proxy added (entries before it are whatever the client sent); else the peer."""
-    forwarded = environ.get("HTTP_X_FORWARDED_FOR")
-    if forwarded:
-        hops = forwarded.split(",")
-        if len(hops) >= trusted_proxies:
-            return str(hops[-trusted_proxies].strip())
-    return environ.get("REMOTE_ADDR")
 
 
 def spec_response(spec: ServedSpec) -> Response:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from deployserver.channelfiles import load_folder
-from deployserver.cli import app_context, cli, cli_actor, echo_json
+from deployserver.cli.root import app_context, cli, cli_actor, echo_json
 from deployserver.db import get_session
 from deployserver.services.sync import sync_channels
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from deployserver.cli import app_context, cli, cli_actor
+from deployserver.cli.root import app_context, cli, cli_actor
 from deployserver.db import get_session
 from deployserver.extensions import state
 from deployserver.services.installations import prune_installations

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from deployserver.cli import app_context, cli, echo_json
+from deployserver.cli.root import app_context, cli, echo_json
 from deployserver.db import get_session
 from deployserver.extensions import state
 from deployserver.licensing import keys as key_material

@@ -9,11 +9,11 @@ from typing import Any
 
 import click
 
-from deployserver.cli import app_context, cli, echo_json
 from deployserver.cli.keys import cli_actor
+from deployserver.cli.root import app_context, cli, echo_json
 from deployserver.db import get_session
 from deployserver.extensions import state
-from deployserver.licensing.verify import license_verifier
+from deployserver.licensing.verifier import license_verifier
 from deployserver.models import License
 from deployserver.services import licenses
 from deployserver.services.licenses import STATUSES

@@ -8,7 +8,7 @@ from typing import IO, Any
 import click
 import yaml
 
-from deployserver.cli import app_context, cli, echo_json
+from deployserver.cli.root import app_context, cli, echo_json
 from deployserver.db import get_session
 from deployserver.errors import Invalid
 from deployserver.extensions import state

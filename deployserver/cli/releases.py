@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from deployserver.api.channels import ChannelSchema
 from deployserver.api.releases import ReleaseSchema
-from deployserver.cli import app_context, cli, cli_actor, echo_json
+from deployserver.cli.root import app_context, cli, cli_actor, echo_json
 from deployserver.db import get_session
 from deployserver.services import channels, releases, rollouts
 from deployserver.specs.values import parse_values_yaml

@@ -8,9 +8,13 @@ from typing import Any
 
 import click
 from gunicorn.app.base import BaseApplication
+from prometheus_client import multiprocess
 
-from deployserver.cli import cli
+from deployserver.cli.root import cli
 from deployserver.config import Config
+from deployserver.extensions import state
+from deployserver.fleet.bus import start_listener
+from deployserver.metrics import MULTIPROC_FOLDER, use_multiprocess_folder
 from deployserver.startup import prepare_server
 
 
@@ -30,8 +34,6 @@ class GunicornServer(BaseApplication):
 
     def load(self) -> Any:
         from deployserver.app import create_app
-        from deployserver.extensions import state
-        from deployserver.fleet.bus import start_listener
 
         app = create_app(self.deployserver_config)
         # In the worker, after the fork: each worker subscribes to invalidations itself.
@@ -42,8 +44,6 @@ class GunicornServer(BaseApplication):
 def metrics_folder(config: Config) -> Path:
     """Empty the workers' metrics folder and point prometheus_client at it (this process
     and the workers it forks): counts of an earlier run must not be added to this one's."""
-    from deployserver.metrics import MULTIPROC_FOLDER, use_multiprocess_folder
-
     folder = config.instance_path / MULTIPROC_FOLDER
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -53,8 +53,6 @@ def metrics_folder(config: Config) -> Path:
 
 def _worker_exited(_server: Any, worker: Any) -> None:
     # A dead worker's gauges go; its counters stay in the totals, as Prometheus expects.
-    from prometheus_client import multiprocess
-
     multiprocess.mark_process_dead(worker.pid)
 
 

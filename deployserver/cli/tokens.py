@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from deployserver.cli import app_context, cli, cli_actor, echo_json
+from deployserver.cli.root import app_context, cli, cli_actor, echo_json
 from deployserver.db import get_session
 from deployserver.models import ApiToken
 from deployserver.services import tokens

@@ -21,7 +21,10 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
+from deployserver import metrics
 from deployserver.extensions import AppState
+from deployserver.feed.answers import spec_feed
+from deployserver.licensing.verifier import license_verifier
 from deployserver.models import AuditEvent
 
 log = logging.getLogger(__name__)
@@ -83,10 +86,6 @@ def change_of(action: str, target: str) -> Change | None:
 
 def apply(app_state: AppState, change: Change) -> None:
     """Drop what ``change`` makes stale in this worker's caches (those it has created)."""
-    # Imported here: the caches import the models and services, which import nothing of this.
-    from deployserver.feed import spec_feed
-    from deployserver.licensing.verify import license_verifier
-
     extras = app_state.extras
     if change.kind in (CHANNEL, EVERYTHING) and "spec_feed" in extras:
         feed = spec_feed(app_state)
@@ -122,8 +121,6 @@ def track_changes(sessions: sessionmaker[Session], deliver: Callable[[list[Chang
     def _committed(session: Session) -> None:
         actions = session.info.pop(_ACTIONS, None)
         if actions:
-            from deployserver import metrics  # (it imports the models, as this module does)
-
             metrics.writes(actions)
         pending = session.info.pop(_PENDING, None)
         if pending:

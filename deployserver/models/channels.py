@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import Boolean, ColumnElement, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from deployserver.db import Base, UTCDateTime, utcnow
@@ -79,6 +80,20 @@ class ChannelRelease(Base):
         Index(None, "channel_id", "arrived_at", "release_id"),
         Index(None, "release_id"),
     )
+
+    @hybrid_property
+    def was_head(self) -> bool:
+        """The rule "this release is or was head of this channel", in Python and in SQL.
+
+        A staged candidate that never became head is servable to its cohort but is not in
+        the channel's head history: no pin, rollback, render or listing may reach it.
+        """
+        return not self.candidate_only
+
+    @was_head.inplace.expression
+    @classmethod
+    def _was_head_expression(cls) -> ColumnElement[bool]:
+        return cls.candidate_only == false()
 
 
 class ChannelEvent(Base):

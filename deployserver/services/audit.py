@@ -8,12 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deployserver.models import AuditEvent
-from deployserver.pagination import (
-    Page,
-    cursor_int,
-    decode_cursor,
-    page_of,
-)
+from deployserver.pagination import Page, SortKey, cursor_int, keyset, page_of
 from deployserver.specs.text import validate_text
 
 
@@ -50,11 +45,8 @@ def list_events(
     session: Session, limit: int, cursor: str | None, target: str | None = None
 ) -> Page[AuditEvent]:
     """Audit events, newest first."""
-    position = decode_cursor(cursor, "id")
-    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)
+    query = keyset(select(AuditEvent), cursor, limit, SortKey("id", AuditEvent.id, cursor_int))
     if target is not None:
         query = query.where(AuditEvent.target == validate_text(target, "target"))
-    if position is not None:
-        query = query.where(AuditEvent.id < cursor_int(position, "id"))
     rows = list(session.scalars(query))
     return page_of(rows, limit, lambda event: {"id": event.id})

@@ -16,19 +16,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from deployserver.db import read_transaction, utcnow, write_transaction
-from deployserver.errors import Conflict, Invalid, NotFound
+from deployserver.db import find_or_404, read_transaction, utcnow, write_transaction
+from deployserver.errors import Conflict, Invalid
 from deployserver.models import Channel, ChannelEvent, ChannelRelease, Release
-from deployserver.pagination import (
-    Page,
-    cursor_str,
-    decode_cursor,
-    page_of,
-)
+from deployserver.pagination import Page, SortKey, cursor_str, keyset, page_of
 from deployserver.services import audit
 from deployserver.specs.canonical import digest_of, etag_for
 from deployserver.specs.diff import ValuesWarning, values_warnings
-from deployserver.specs.merge import MergeConflict
+from deployserver.specs.merge import MergeConflict, merge_conflict
 from deployserver.specs.paths import under
 from deployserver.specs.served import served_body
 from deployserver.specs.text import validate_text
@@ -182,12 +177,15 @@ def _may_name(name: str) -> bool:
 
 
 def find_channel(session: Session, name: str) -> Channel:
-    channel = (
-        session.scalar(select(Channel).where(Channel.name == name)) if _may_name(name) else None
+    return find_or_404(
+        session,
+        Channel,
+        name,
+        guard=_may_name,
+        noun="channel",
+        code="CHANNEL_NOT_FOUND",
+        by=Channel.name,
     )
-    if channel is None:
-        raise NotFound(f"no channel {name!r}", "CHANNEL_NOT_FOUND")
-    return channel
 
 
 def lock_channel(session: Session, name: str) -> Channel:
@@ -196,19 +194,16 @@ def lock_channel(session: Session, name: str) -> Channel:
     ``FOR UPDATE`` on PostgreSQL and MariaDB; SQLite has no row locks, but every writer
     already holds the database lock (BEGIN IMMEDIATE in ``write_transaction``).
     """
-    channel = (
-        session.scalar(
-            select(Channel)
-            .where(Channel.name == name)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        if _may_name(name)
-        else None
+    return find_or_404(
+        session,
+        Channel,
+        name,
+        guard=_may_name,
+        noun="channel",
+        code="CHANNEL_NOT_FOUND",
+        by=Channel.name,
+        for_update=True,
     )
-    if channel is None:
-        raise NotFound(f"no channel {name!r}", "CHANNEL_NOT_FOUND")
-    return channel
 
 
 def create_channel(
@@ -259,17 +254,16 @@ def get_channel(session: Session, name: str) -> ChannelView:
 
 def list_channels(session: Session, limit: int, cursor: str | None) -> Page[ChannelView]:
     """Channels by name."""
-    position = decode_cursor(cursor, "name")
     candidate = aliased(Release)
-    query = (
+    query = keyset(
         select(Channel, Release.version, candidate.version)
         .outerjoin(Release, Release.id == Channel.head_release_id)
-        .outerjoin(candidate, candidate.id == Channel.candidate_release_id)
-        .order_by(Channel.name)
-        .limit(limit + 1)
+        .outerjoin(candidate, candidate.id == Channel.candidate_release_id),
+        cursor,
+        limit,
+        SortKey("name", Channel.name, cursor_str),
+        descending=False,
     )
-    if position is not None:
-        query = query.where(Channel.name > cursor_str(position, "name"))
     with read_transaction(session):
         views = [
             ChannelView(
@@ -346,11 +340,10 @@ def _rebuild_served_bodies(session: Session, channel: Channel) -> None:
         try:
             body = served_body(release, channel)
         except MergeConflict as exc:
-            raise Invalid(
-                f"{under('values', exc.path)}: clashes with release {release.version}: "
-                f"{exc.message}",
-                "MERGE_CONFLICT",
-                errors={under("values", exc.path): [f"release {release.version}: {exc.message}"]},
+            raise merge_conflict(
+                exc.path,
+                f"release {release.version}: {exc.message}",
+                f"clashes with release {release.version}: {exc.message}",
             ) from None
         served.body = body
         served.etag = etag_for(body)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -12,9 +11,6 @@ from deployserver import migrate
 from deployserver.extensions import AppState
 
 log = logging.getLogger(__name__)
-
-# Extra checks registered by features (name -> function returning "ok" or a reason).
-READINESS_CHECKS: dict[str, Callable[[AppState], str]] = {}
 
 
 def readiness(app_state: AppState) -> dict[str, str]:
@@ -27,9 +23,11 @@ def readiness(app_state: AppState) -> dict[str, str]:
         log.warning("readiness: database unreachable: %s", type(exc).__name__)
         checks["database"] = "unreachable"
         return checks
-    heads = app_state.extras.setdefault("migration_heads", migrate.head_revisions())
+    if app_state.migration_heads is None:
+        # The revisions this code ships cannot change while it runs: parse them once.
+        app_state.migration_heads = frozenset(migrate.head_revisions())
     current = migrate.current_revisions(app_state.engine)
-    checks["migrations"] = "ok" if current == heads else "not at head"
-    for name, check in READINESS_CHECKS.items():
+    checks["migrations"] = "ok" if current == app_state.migration_heads else "not at head"
+    for name, check in app_state.readiness_checks.items():
         checks[name] = check(app_state)
     return checks

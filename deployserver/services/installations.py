@@ -1,10 +1,10 @@
 """Installation insights: the batched poll upserts, the lists and adoption views, retention.
 
-Polls are noted in memory per worker (``deployserver/recorder.py``) and reach this module as
-batches. Each batch is written with the dialect's own upsert (``ON CONFLICT`` on PostgreSQL
-and SQLite, ``ON DUPLICATE KEY UPDATE`` on MySQL), so workers writing the same license at
-the same time add their counts up instead of conflicting; rows are written in key order so
-two batches lock them in the same order and never deadlock.
+Polls are noted in memory per worker (``deployserver/feed/recorder.py``) and reach this
+module as batches. Each batch is written with the dialect's own upsert (``ON CONFLICT`` on
+PostgreSQL and SQLite, ``ON DUPLICATE KEY UPDATE`` on MySQL), so workers writing the same
+license at the same time add their counts up instead of conflicting; rows are written in key
+order so two batches lock them in the same order and never deadlock.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, Integer, and_, case, delete, func, or_, select
+from sqlalchemy import Engine, Integer, case, delete, func, select
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from deployserver.db import read_transaction, utcnow, write_transaction
 from deployserver.errors import Invalid
 from deployserver.models import AnonymousPolls, ChannelRelease, Installation, Release
-from deployserver.pagination import Page, cursor_str, cursor_time, decode_cursor, page_of
+from deployserver.pagination import Page, SortKey, cursor_str, cursor_time, keyset, page_of
 from deployserver.services import audit
 from deployserver.services.channels import HeadRef, RolloutRef, channel_view, find_channel
 from deployserver.specs.text import validate_text
@@ -188,12 +188,14 @@ def list_installations(
     seen_since: datetime | None = None,
 ) -> Page[InstallationView]:
     """Installations, most recently seen first."""
-    position = decode_cursor(cursor, "lastSeen", "id")
-    query = (
-        select(Installation, Release.version)
-        .outerjoin(Release, Release.id == Installation.last_release_id)
-        .order_by(Installation.last_seen.desc(), Installation.license_id.desc())
-        .limit(limit + 1)
+    query = keyset(
+        select(Installation, Release.version).outerjoin(
+            Release, Release.id == Installation.last_release_id
+        ),
+        cursor,
+        limit,
+        SortKey("lastSeen", Installation.last_seen, cursor_time),
+        SortKey("id", Installation.license_id, cursor_str),
     )
     if channel is not None:
         query = query.where(Installation.channel == validate_text(channel, "channel"))
@@ -203,17 +205,6 @@ def list_installations(
         query = query.where(Installation.subject == validate_text(subject, "subject"))
     if seen_since is not None:
         query = query.where(Installation.last_seen >= seen_since)
-    if position is not None:
-        seen = cursor_time(position, "lastSeen")
-        query = query.where(
-            or_(
-                Installation.last_seen < seen,
-                and_(
-                    Installation.last_seen == seen,
-                    Installation.license_id < cursor_str(position, "id"),
-                ),
-            )
-        )
     with read_transaction(session):
         views = [
             InstallationView(

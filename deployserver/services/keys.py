@@ -15,23 +15,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from deployserver.db import end_read, get_session, utcnow, write_transaction
-from deployserver.errors import Conflict, Invalid, NotFound
+from deployserver.db import end_read, find_or_404, get_session, utcnow, write_transaction
+from deployserver.errors import Conflict, Invalid
 from deployserver.extensions import AppState, state
 from deployserver.licensing import keys as key_material
+from deployserver.licensing.judge import MAX_KID_LENGTH
 from deployserver.models import SigningKey
-from deployserver.pagination import (
-    Page,
-    before,
-    cursor_str,
-    cursor_time,
-    decode_cursor,
-    page_of,
-)
+from deployserver.pagination import Page, SortKey, cursor_str, cursor_time, keyset, page_of
 from deployserver.services import audit
-from deployserver.services.health import READINESS_CHECKS
 from deployserver.specs.canonical import digest_of
-from deployserver.startup import STARTUP_TASKS
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +110,10 @@ def _store_new_key(
     return key
 
 
+def _may_be_kid(kid: str) -> bool:
+    return len(kid) <= MAX_KID_LENGTH
+
+
 def retire_key(session: Session, actor: audit.Actor, kid: str) -> SigningKey:
     """Retire a key: it verifies nothing from now on (within the license cache bound).
 
@@ -126,9 +122,9 @@ def retire_key(session: Session, actor: audit.Actor, kid: str) -> SigningKey:
     """
     with write_transaction(session):
         _lock_keys(session)
-        key = session.get(SigningKey, kid) if len(kid) <= 64 else None
-        if key is None:
-            raise NotFound(f"no signing key {kid!r}", "KEY_NOT_FOUND")
+        key = find_or_404(
+            session, SigningKey, kid, guard=_may_be_kid, noun="signing key", code="KEY_NOT_FOUND"
+        )
         if key.status == ACTIVE:
             raise Conflict(
                 f"key {kid} is the current signing key; generate a new key before retiring it",
@@ -146,21 +142,13 @@ def retire_key(session: Session, actor: audit.Actor, kid: str) -> SigningKey:
 
 def list_keys(session: Session, limit: int = 500, cursor: str | None = None) -> Page[SigningKey]:
     """Every key, newest first."""
-    position = decode_cursor(cursor, "at", "kid")
-    query = (
-        select(SigningKey)
-        .order_by(SigningKey.created_at.desc(), SigningKey.kid.desc())
-        .limit(limit + 1)
+    query = keyset(
+        select(SigningKey),
+        cursor,
+        limit,
+        SortKey("at", SigningKey.created_at, cursor_time),
+        SortKey("kid", SigningKey.kid, cursor_str),
     )
-    if position is not None:
-        query = query.where(
-            before(
-                SigningKey.created_at,
-                SigningKey.kid,
-                cursor_time(position, "at"),
-                cursor_str(position, "kid"),
-            )
-        )
     rows = list(session.scalars(query))
     end_read(session)
     return page_of(rows, limit, lambda key: {"at": key.created_at.isoformat(), "kid": key.kid})
@@ -225,8 +213,3 @@ def signing_key_ready(app_state: AppState) -> str:
         log.warning("readiness: cannot read signing keys: %s", type(exc).__name__)
         return "unreadable"
     return "ok" if found else "no active signing key"
-
-
-if ensure_signing_key not in STARTUP_TASKS:
-    STARTUP_TASKS.append(ensure_signing_key)
-READINESS_CHECKS["signing_key"] = signing_key_ready

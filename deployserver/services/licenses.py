@@ -17,22 +17,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deployserver.config import Config
-from deployserver.db import end_read, utcnow, write_transaction
-from deployserver.errors import Conflict, Invalid, NotFound
-from deployserver.licensing.verify import MAX_TOKEN_LENGTH
+from deployserver.db import end_read, find_or_404, utcnow, write_transaction
+from deployserver.errors import Conflict, Invalid
+from deployserver.licensing.judge import MAX_TOKEN_LENGTH
 from deployserver.models import Channel, License
-from deployserver.pagination import (
-    Page,
-    before,
-    cursor_str,
-    cursor_time,
-    decode_cursor,
-    page_of,
-)
+from deployserver.pagination import Page, SortKey, cursor_str, cursor_time, keyset, page_of
 from deployserver.services import audit
 from deployserver.services.keys import signer_for_issuance
 from deployserver.specs.canonical import NotCanonicalizable, digest_of, normalize
-from deployserver.specs.text import validate_text
+from deployserver.specs.text import is_uuid, validate_text
 
 ACTIVE = "active"
 SUSPENDED = "suspended"
@@ -51,13 +44,6 @@ def license_state(license: License) -> dict[str, Any]:
         "kid": license.kid,
         "claims": license.claims,
     }
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        return str(uuid.UUID(value)) == value
-    except ValueError:
-        return False
 
 
 def _whole_seconds(moment: datetime) -> datetime:
@@ -202,9 +188,7 @@ def _change_status(
     session: Session, actor: audit.Actor, license_id: str, action: str, new_status: str
 ) -> License:
     with write_transaction(session):
-        license = session.get(License, license_id) if _is_uuid(license_id) else None
-        if license is None:
-            raise NotFound(f"no license {license_id!r}", "LICENSE_NOT_FOUND")
+        license = _find_license(session, license_id)
         if license.status == new_status:
             return license
         if license.status == REVOKED:
@@ -243,11 +227,16 @@ def reinstate_license(session: Session, actor: audit.Actor, license_id: str) -> 
 
 
 def get_license(session: Session, license_id: str) -> License:
-    license = session.get(License, license_id) if _is_uuid(license_id) else None
-    end_read(session)
-    if license is None:
-        raise NotFound(f"no license {license_id!r}", "LICENSE_NOT_FOUND")
-    return license
+    try:
+        return _find_license(session, license_id)
+    finally:
+        end_read(session)
+
+
+def _find_license(session: Session, license_id: str) -> License:
+    return find_or_404(
+        session, License, license_id, guard=is_uuid, noun="license", code="LICENSE_NOT_FOUND"
+    )
 
 
 def list_licenses(
@@ -263,23 +252,19 @@ def list_licenses(
     for field, value in (("subject", subject), ("status", status), ("channel", channel)):
         if value is not None:
             validate_text(value, field)
-    position = decode_cursor(cursor, "at", "id")
-    query = select(License).order_by(License.issued_at.desc(), License.id.desc()).limit(limit + 1)
+    query = keyset(
+        select(License),
+        cursor,
+        limit,
+        SortKey("at", License.issued_at, cursor_time),
+        SortKey("id", License.id, cursor_str),
+    )
     if subject is not None:
         query = query.where(License.subject == subject)
     if status is not None:
         query = query.where(License.status == status)
     if channel is not None:
         query = query.where(License.channel == channel)
-    if position is not None:
-        query = query.where(
-            before(
-                License.issued_at,
-                License.id,
-                cursor_time(position, "at"),
-                cursor_str(position, "id"),
-            )
-        )
     rows = list(session.scalars(query))
     end_read(session)
     return page_of(rows, limit, lambda row: {"at": row.issued_at.isoformat(), "id": row.id})

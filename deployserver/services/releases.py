@@ -1,8 +1,8 @@
-"""Releases and channel heads: publish, promote, rollback, and the history they leave.
+"""Releases: publish, promote, rollback, and the queries over releases and their history.
 
-Releases are immutable once published. Every head change locks the channel row, appends one
-channel event whose previous release is the head it replaced (so history is one chain),
-moves ``channels.head_release_id`` and records the audit event, all in one transaction.
+Releases are immutable once published. Head changes and rollout staging go through
+``services/heads.py`` (one channel event and one audit event per change, in the caller's
+transaction).
 
 A publish or promote with a rollout percentage stages the release as the channel's
 candidate instead (``services/rollouts.py`` advances, completes or aborts it). While a
@@ -11,62 +11,38 @@ candidate is staged the head does not move by any other way: finish the rollout 
 
 from __future__ import annotations
 
-import json
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import false, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from deployserver.db import read_transaction, utcnow, write_transaction
+from deployserver.db import find_or_404, read_transaction, utcnow, write_transaction
 from deployserver.errors import Conflict, Invalid, NotFound
 from deployserver.models import Channel, ChannelEvent, ChannelRelease, Release
 from deployserver.pagination import (
     Page,
-    before,
+    SortKey,
     cursor_int,
     cursor_str,
     cursor_time,
-    decode_cursor,
+    keyset,
     page_of,
 )
-from deployserver.services import audit
+from deployserver.services import audit, heads
 from deployserver.services.channels import (
     ChannelView,
-    channel_state,
     channel_view,
     find_channel,
-    head_served_values,
     lock_channel,
-    unsafe_values_change,
 )
-from deployserver.specs.canonical import NotCanonicalizable, canonical_json, digest_of, etag_for
-from deployserver.specs.charts import validate_chart
-from deployserver.specs.diff import Change, ValuesWarning, spec_changes, values_warnings
-from deployserver.specs.merge import MergeConflict
-from deployserver.specs.paths import under
-from deployserver.specs.served import served_body
-from deployserver.specs.text import validate_text
-from deployserver.specs.values import (
-    is_semver,
-    parse_values_yaml,
-    validate_metadata,
-    validate_values,
-    validate_version,
-)
-
-# Bytes of UTF-8: MariaDB's TEXT column holds 65,535 of them, whatever the characters.
-MAX_NOTES_BYTES = 65_535
-# Release ids are the server's own uuid4 strings. Anything else names no release, and is not
-# sent to the database (a NUL in it is an error there on PostgreSQL, not an empty result).
-RELEASE_ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-# History actions that move the head; the others (rollout-start, rollout-advance,
-# rollout-abort) record rollout steps and leave it where it is.
-HEAD_ACTIONS = ("publish", "promote", "rollback", "rollout-complete")
+from deployserver.specs.canonical import digest_of
+from deployserver.specs.diff import Change, ValuesWarning, spec_changes
+from deployserver.specs.release import is_release_id, release_spec, validate_rollout_percent
+from deployserver.specs.values import is_semver
 
 
 @dataclass(frozen=True)
@@ -109,57 +85,6 @@ class HistoryEntry:
     percent: int | None = None
 
 
-@dataclass(frozen=True)
-class ReleaseSpec:
-    """A validated release body and its canonical JSON and digest, computed once."""
-
-    version: str
-    chart: dict[str, Any]
-    values: dict[str, Any]
-    metadata: dict[str, str]
-    notes: str
-    spec: str
-    digest: str
-
-
-def release_spec(
-    version: Any,
-    chart: Any,
-    values: Any = None,
-    values_yaml: str | None = None,
-    metadata: Any = None,
-    notes: Any = "",
-) -> ReleaseSpec:
-    """Validate what a publish was given; every refusal is a 422 naming the field."""
-    validate_version(version)
-    validate_chart(chart)
-    if values is not None and values_yaml is not None:
-        raise Invalid.field("valuesYaml", "give either values or valuesYaml, not both")
-    if values_yaml is not None:
-        values = parse_values_yaml(values_yaml)
-    values = validate_values({} if values is None else values)
-    metadata = validate_metadata(metadata)
-    if not isinstance(notes, str):
-        raise Invalid.field("notes", "must be a string")
-    validate_text(notes, "notes")
-    if len(notes.encode("utf-8")) > MAX_NOTES_BYTES:
-        raise Invalid.field("notes", f"must be at most {MAX_NOTES_BYTES} bytes of UTF-8")
-    own = {"chart": chart, "metadata": metadata, "values": values}
-    try:
-        spec = canonical_json(own)
-    except NotCanonicalizable as exc:
-        raise Invalid.field(exc.path or "values", exc.message) from None
-    return ReleaseSpec(
-        version=version,
-        chart=chart,
-        values=values,
-        metadata=metadata,
-        notes=notes,
-        spec=spec,
-        digest=digest_of(own),
-    )
-
-
 def release_state(release: Release) -> dict[str, Any]:
     """What the audit log digests for a release (its content and identity)."""
     return {
@@ -178,7 +103,7 @@ def _channels_of(session: Session, release_ids: list[str]) -> dict[str, list[str
             .join(Channel, Channel.id == ChannelRelease.channel_id)
             .where(
                 ChannelRelease.release_id.in_(release_ids),
-                ChannelRelease.candidate_only == false(),
+                ChannelRelease.was_head,
             )
             .order_by(Channel.name)
         )
@@ -204,174 +129,6 @@ def release_view(release: Release, channels: list[str]) -> ReleaseView:
 
 def _view(session: Session, release: Release) -> ReleaseView:
     return release_view(release, _channels_of(session, [release.id])[release.id])
-
-
-def _served_on(release: Release, channel: Channel) -> str:
-    try:
-        return served_body(release, channel)
-    except MergeConflict as exc:
-        path = under("values", exc.path)
-        raise Invalid(
-            f"{path}: clashes with the base values of channel {channel.name!r}: {exc.message}",
-            "MERGE_CONFLICT",
-            errors={path: [exc.message]},
-        ) from None
-
-
-def _served_values(release: Release, channel: Channel) -> dict[str, Any]:
-    """``release``'s values as the operator gets them on ``channel`` (over its base values)."""
-    served = json.loads(_served_on(release, channel))["values"]
-    assert isinstance(served, dict)
-    return served
-
-
-def _check_values_safety(
-    session: Session, channel: Channel, release: Release
-) -> tuple[ValuesWarning, ...]:
-    """Warnings for making ``release`` the head of ``channel``; a strict channel refuses them.
-
-    Raised before anything is written, so a refusal leaves the database as it was.
-    """
-    served = _served_values(release, channel)  # refuses a clash with the base values first
-    head = head_served_values(session, channel)
-    if head is None:
-        return ()
-    warnings = tuple(values_warnings(head, served))
-    if warnings and channel.strict_values:
-        raise unsafe_values_change(channel, f"release {release.version}", warnings)
-    return warnings
-
-
-def move_head(
-    session: Session,
-    actor: audit.Actor,
-    channel: Channel,
-    release: Release,
-    action: str,
-    percent: int | None = None,
-) -> None:
-    """Make ``release`` the head of the locked ``channel``, recording the event and audit.
-
-    When ``release`` is the channel's rollout candidate, the rollout ends with it.
-    """
-    before = digest_of(channel_state(channel))
-    now = utcnow()
-    served = _serve_on(session, channel, release, now, candidate_only=False)
-    if served.candidate_only:
-        # Its first time as head: from now on it is in the channel's head history.
-        served.candidate_only = False
-        served.arrived_at = now
-    if channel.candidate_release_id == release.id:
-        channel.candidate_release_id = None
-        channel.rollout_percent = None
-    session.add(
-        ChannelEvent(
-            channel_id=channel.id,
-            release_id=release.id,
-            previous_release_id=channel.head_release_id,
-            action=action,
-            actor=actor.name,
-            at=now,
-            percent=percent,
-        )
-    )
-    channel.head_release_id = release.id
-    channel.updated_at = now
-    audit.record(
-        session,
-        actor,
-        f"channel.{action}",
-        f"channel:{channel.name}",
-        before,
-        digest_of(channel_state(channel)),
-    )
-
-
-def _serve_on(
-    session: Session, channel: Channel, release: Release, now: datetime, candidate_only: bool
-) -> ChannelRelease:
-    """The stored served body of ``release`` on ``channel``, built on its first arrival."""
-    served = session.get(ChannelRelease, (channel.id, release.id))
-    if served is None:
-        body = _served_on(release, channel)
-        served = ChannelRelease(
-            channel_id=channel.id,
-            release_id=release.id,
-            body=body,
-            etag=etag_for(body),
-            arrived_at=now,
-            candidate_only=candidate_only,
-        )
-        session.add(served)
-    return served
-
-
-def validate_rollout_percent(percent: Any, field: str = "rollout.percent") -> int:
-    """A staged rollout's percentage: an integer from 1 to 99 (100% is a completed rollout)."""
-    if isinstance(percent, bool) or not isinstance(percent, int) or not 1 <= percent <= 99:
-        raise Invalid.field(field, "must be an integer from 1 to 99")
-    return percent
-
-
-def refuse_during_rollout(channel: Channel) -> None:
-    """409 ``ROLLOUT_IN_PROGRESS``: a staged candidate holds the head where it is."""
-    if channel.candidate_release_id is not None:
-        raise Conflict(
-            f"channel {channel.name!r} has a rollout in progress; complete or abort it first",
-            "ROLLOUT_IN_PROGRESS",
-        )
-
-
-def _stage_candidate(
-    session: Session, actor: audit.Actor, channel: Channel, release: Release, percent: int
-) -> None:
-    """Make ``release`` the rollout candidate of the locked ``channel`` at ``percent``."""
-    if channel.head_release_id is None:
-        raise Conflict(
-            f"channel {channel.name!r} has no head to stage a rollout against; publish "
-            "without a rollout first",
-            "ROLLOUT_NEEDS_HEAD",
-        )
-    refuse_during_rollout(channel)
-    before = digest_of(channel_state(channel))
-    now = utcnow()
-    _serve_on(session, channel, release, now, candidate_only=True)
-    channel.candidate_release_id = release.id
-    channel.rollout_percent = percent
-    channel.updated_at = now
-    record_rollout_event(session, actor, channel, release.id, "rollout-start", before, now)
-
-
-def record_rollout_event(
-    session: Session,
-    actor: audit.Actor,
-    channel: Channel,
-    release_id: str,
-    action: str,
-    before: str,
-    now: datetime,
-    percent: int | None = None,
-) -> None:
-    """History and audit of a rollout step that leaves the head where it is."""
-    session.add(
-        ChannelEvent(
-            channel_id=channel.id,
-            release_id=release_id,
-            previous_release_id=channel.head_release_id,
-            action=action,
-            actor=actor.name,
-            at=now,
-            percent=channel.rollout_percent if percent is None else percent,
-        )
-    )
-    audit.record(
-        session,
-        actor,
-        f"channel.{action}",
-        f"channel:{channel.name}",
-        before,
-        digest_of(channel_state(channel)),
-    )
 
 
 def publish_release(
@@ -405,7 +162,7 @@ def publish_release(
                 f"version {spec.version} exists with other content; publish a new version",
                 "VERSION_EXISTS",
             )
-        refuse_during_rollout(channel)
+        heads.refuse_during_rollout(channel)
         release = Release(
             id=str(uuid.uuid4()),
             version=spec.version,
@@ -420,7 +177,7 @@ def publish_release(
         )
         # Refused before anything is written when the release clashes with the base values
         # or, on a strict channel, changes values unsafely.
-        warnings = _check_values_safety(session, channel, release)
+        warnings = heads.check_values_safety(session, channel, release)
         session.add(release)
         try:
             session.flush()
@@ -436,22 +193,16 @@ def publish_release(
             digest_of(release_state(release)),
         )
         if rollout_percent is None:
-            move_head(session, actor, channel, release, "publish")
+            heads.move_head(session, actor, channel, release, "publish")
         else:
-            _stage_candidate(session, actor, channel, release, rollout_percent)
+            heads.stage_candidate(session, actor, channel, release, rollout_percent)
         return Published(_view(session, release), changed=True, warnings=warnings)
 
 
-def is_release_id(text: Any) -> bool:
-    """True when ``text`` has the shape of a release id (whether or not such a release exists)."""
-    return isinstance(text, str) and RELEASE_ID_RE.fullmatch(text) is not None
-
-
 def _find_release(session: Session, release_id: str) -> Release:
-    release = session.get(Release, release_id) if is_release_id(release_id) else None
-    if release is None:
-        raise NotFound(f"no release {release_id!r}", "RELEASE_NOT_FOUND")
-    return release
+    return find_or_404(
+        session, Release, release_id, guard=is_release_id, noun="release", code="RELEASE_NOT_FOUND"
+    )
 
 
 def promote_release(
@@ -476,12 +227,12 @@ def promote_release(
             and channel.rollout_percent == rollout_percent
         ):
             return Published(_view(session, release), changed=False)
-        refuse_during_rollout(channel)
-        warnings = _check_values_safety(session, channel, release)
+        heads.refuse_during_rollout(channel)
+        warnings = heads.check_values_safety(session, channel, release)
         if rollout_percent is None:
-            move_head(session, actor, channel, release, "promote")
+            heads.move_head(session, actor, channel, release, "promote")
         else:
-            _stage_candidate(session, actor, channel, release, rollout_percent)
+            heads.stage_candidate(session, actor, channel, release, rollout_percent)
         return Published(_view(session, release), changed=True, warnings=warnings)
 
 
@@ -500,7 +251,7 @@ def rollback_channel(
                 select(ChannelEvent)
                 .where(
                     ChannelEvent.channel_id == channel.id,
-                    ChannelEvent.action.in_(HEAD_ACTIONS),
+                    ChannelEvent.action.in_(heads.HEAD_ACTIONS),
                 )
                 .order_by(ChannelEvent.id.desc())
                 .limit(1)
@@ -512,12 +263,8 @@ def rollback_channel(
                 )
             target_id = latest.previous_release_id
         else:
-            served = (
-                session.get(ChannelRelease, (channel.id, release_id))
-                if is_release_id(release_id)
-                else None
-            )
-            if served is None or served.candidate_only:
+            served = heads.channel_release(session, channel, release_id)
+            if served is None or not served.was_head:
                 raise Invalid.field(
                     "releaseId",
                     f"release {release_id!r} has never been head of channel {channel_name!r}",
@@ -525,10 +272,10 @@ def rollback_channel(
                 )
             target_id = release_id
         if target_id != channel.head_release_id:
-            refuse_during_rollout(channel)
+            heads.refuse_during_rollout(channel)
             release = session.get(Release, target_id)
             assert release is not None  # channel events and channel releases reference it
-            move_head(session, actor, channel, release, "rollback")
+            heads.move_head(session, actor, channel, release, "rollback")
         return channel_view(session, channel)
 
 
@@ -578,29 +325,19 @@ def list_channel_releases(
     session: Session, channel_name: str, limit: int, cursor: str | None
 ) -> Page[ReleaseView]:
     """Every release that has been head of the channel, newest arrival first."""
-    position = decode_cursor(cursor, "arrivedAt", "id")
     with read_transaction(session):
         channel = find_channel(session, channel_name)
-        query = (
+        # Both keys from channel_releases, so its (channel_id, arrived_at, release_id) index
+        # gives the order and the keyset range without a sort.
+        query = keyset(
             select(Release, ChannelRelease.arrived_at)
             .join(ChannelRelease, ChannelRelease.release_id == Release.id)
-            .where(
-                ChannelRelease.channel_id == channel.id, ChannelRelease.candidate_only == false()
-            )
-            # Both keys from channel_releases, so its (channel_id, arrived_at, release_id)
-            # index gives the order and the keyset range without a sort.
-            .order_by(ChannelRelease.arrived_at.desc(), ChannelRelease.release_id.desc())
-            .limit(limit + 1)
+            .where(ChannelRelease.channel_id == channel.id, ChannelRelease.was_head),
+            cursor,
+            limit,
+            SortKey("arrivedAt", ChannelRelease.arrived_at, cursor_time),
+            SortKey("id", ChannelRelease.release_id, cursor_str),
         )
-        if position is not None:
-            query = query.where(
-                before(
-                    ChannelRelease.arrived_at,
-                    ChannelRelease.release_id,
-                    cursor_time(position, "arrivedAt"),
-                    cursor_str(position, "id"),
-                )
-            )
         rows = session.execute(query).all()
         channels = _channels_of(session, [release.id for release, _ in rows])
         items = [
@@ -614,17 +351,14 @@ def channel_history(
     session: Session, channel_name: str, limit: int, cursor: str | None
 ) -> Page[HistoryEntry]:
     """Every head change and rollout step of the channel, newest first."""
-    position = decode_cursor(cursor, "id")
     with read_transaction(session):
         channel = find_channel(session, channel_name)
-        query = (
-            select(ChannelEvent)
-            .where(ChannelEvent.channel_id == channel.id)
-            .order_by(ChannelEvent.id.desc())
-            .limit(limit + 1)
+        query = keyset(
+            select(ChannelEvent).where(ChannelEvent.channel_id == channel.id),
+            cursor,
+            limit,
+            SortKey("id", ChannelEvent.id, cursor_int),
         )
-        if position is not None:
-            query = query.where(ChannelEvent.id < cursor_int(position, "id"))
         entries = [
             HistoryEntry(
                 id=event.id,

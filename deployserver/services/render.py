@@ -16,13 +16,11 @@ from sqlalchemy.orm import Session
 
 from deployserver.db import read_transaction
 from deployserver.errors import Invalid, NotFound
-from deployserver.models import ChannelRelease
 from deployserver.services.channels import find_channel
-from deployserver.services.releases import is_release_id
+from deployserver.services.heads import channel_release
 from deployserver.specs.charts import validate_chart
 from deployserver.specs.masking import mask_secrets
-from deployserver.specs.merge import LayerConflict, merge_specs, null_path
-from deployserver.specs.paths import under
+from deployserver.specs.merge import LayerConflict, merge_conflict, merge_specs, null_path
 from deployserver.specs.values import validate_values
 
 OPERATOR_API_VERSION = "apps.wandb.com/v1"
@@ -93,16 +91,12 @@ def render_spec(
         release_id = release_id or channel.head_release_id
         if release_id is None:
             raise NotFound(f"channel {channel_name!r} has no release yet", "CHANNEL_EMPTY")
-        served = (
-            session.get(ChannelRelease, (channel.id, release_id))
-            if is_release_id(release_id)
-            else None
-        )
+        served = channel_release(session, channel, release_id)
         previewing_candidate = (
             request.release_id == channel.candidate_release_id
             and (request.user_input or {}).get(PIN_KEY) is None
         )
-        if served is None or (served.candidate_only and not previewing_candidate):
+        if served is None or not (served.was_head or previewing_candidate):
             raise Invalid.field(
                 field,
                 f"release {release_id!r} has never been head of channel {channel_name!r}",
@@ -114,10 +108,9 @@ def render_spec(
     try:
         spec = merge_specs(*layers)
     except LayerConflict as exc:
-        path = under("values", exc.path)
         earlier = ", ".join(LAYER_NAMES[: exc.layer])
         message = f"{exc.message} (merging the {LAYER_NAMES[exc.layer]} layer under {earlier})"
-        raise Invalid(f"{path}: {message}", "MERGE_CONFLICT", errors={path: [message]}) from None
+        raise merge_conflict(exc.path, message) from None
     spec["values"] = spec["values"] or {}
     return spec if reveal else mask_secrets(spec)
 
@@ -140,6 +133,4 @@ def _chosen_release(request: RenderRequest) -> str | None:
 def _refuse_nulls(values: Any, layer: str) -> None:
     where = null_path(values) if values is not None else None
     if where is not None:
-        path = under("values", where)
-        message = f"null in the {layer} layer: the operator's merge fails on it"
-        raise Invalid(f"{path}: {message}", "MERGE_CONFLICT", errors={path: [message]})
+        raise merge_conflict(where, f"null in the {layer} layer: the operator's merge fails on it")

@@ -1,8 +1,8 @@
 """Staged rollouts: advance, complete or abort a channel's candidate.
 
-A publish or promote with a percentage stages the candidate (``services/releases.py``).
+A publish or promote with a percentage stages the candidate (``services/heads.py``).
 From then on the percentage may only grow, so no license of the cohort ever falls back to
-the head while the rollout advances (``deployserver/cohort.py``). Completing makes the
+the head while the rollout advances (``deployserver/feed/cohorts.py``). Completing makes the
 candidate the head (a head change in history); aborting withdraws it, and cohort members get
 the head again on their next poll. Each step locks the channel row and writes its history
 event and audit event in one transaction.
@@ -17,8 +17,9 @@ from deployserver.errors import Conflict, Invalid
 from deployserver.models import Channel, Release
 from deployserver.services import audit
 from deployserver.services.channels import ChannelView, channel_state, channel_view, lock_channel
-from deployserver.services.releases import move_head, record_rollout_event, validate_rollout_percent
+from deployserver.services.heads import move_head, record_rollout_event
 from deployserver.specs.canonical import digest_of
+from deployserver.specs.release import validate_rollout_percent
 
 
 def _candidate_of(channel: Channel) -> str:

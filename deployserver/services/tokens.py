@@ -11,19 +11,14 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from deployserver.db import end_read, utcnow, write_transaction
-from deployserver.errors import Invalid, NotFound
+from deployserver.db import end_read, find_or_404, utcnow, write_transaction
+from deployserver.errors import Invalid
 from deployserver.models import ApiToken, Channel
-from deployserver.pagination import (
-    Page,
-    cursor_str,
-    decode_cursor,
-    page_of,
-)
+from deployserver.pagination import Page, SortKey, cursor_str, keyset, page_of
 from deployserver.services import audit
 from deployserver.services.channels import validate_channel_name
 from deployserver.specs.canonical import digest_of
-from deployserver.specs.text import validate_text
+from deployserver.specs.text import is_uuid, validate_text
 
 ROLES = ("viewer", "publisher", "admin")
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -113,10 +108,9 @@ def create_token(
 
 
 def list_tokens(session: Session, limit: int = 500, cursor: str | None = None) -> Page[ApiToken]:
-    position = decode_cursor(cursor, "id")
-    query = select(ApiToken).order_by(ApiToken.id).limit(limit + 1)
-    if position is not None:
-        query = query.where(ApiToken.id > cursor_str(position, "id"))
+    query = keyset(
+        select(ApiToken), cursor, limit, SortKey("id", ApiToken.id, cursor_str), descending=False
+    )
     rows = list(session.scalars(query))
     end_read(session)
     return page_of(rows, limit, lambda token: {"id": token.id})
@@ -124,9 +118,9 @@ def list_tokens(session: Session, limit: int = 500, cursor: str | None = None) -
 
 def revoke_token(session: Session, actor: audit.Actor, token_id: str) -> ApiToken:
     with write_transaction(session):
-        token = session.get(ApiToken, token_id)
-        if token is None:
-            raise NotFound(f"no token {token_id!r}", "TOKEN_NOT_FOUND")
+        token = find_or_404(
+            session, ApiToken, token_id, guard=is_uuid, noun="token", code="TOKEN_NOT_FOUND"
+        )
         if token.revoked_at is None:
             before = digest_of(token_state(token))
             token.revoked_at = utcnow()

@@ -11,7 +11,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from deployserver.specs.paths import index_path, key_path
+from deployserver.errors import Invalid
+from deployserver.specs.paths import index_path, key_path, under
 
 
 class MergeConflict(ValueError):
@@ -21,6 +22,15 @@ class MergeConflict(ValueError):
         super().__init__(f"{path or '(root)'}: {message}")
         self.path = path
         self.message = message
+
+
+def merge_conflict(path: str, message: str, detail: str | None = None) -> Invalid:
+    """The one 422 ``MERGE_CONFLICT``: ``message`` at ``path`` (relative to ``values``).
+
+    ``detail`` says more than ``message`` in the problem's detail line when given.
+    """
+    where = under("values", path)
+    return Invalid(f"{where}: {detail or message}", "MERGE_CONFLICT", errors={where: [message]})
 
 
 def kind_of(value: Any) -> str:

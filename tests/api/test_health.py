@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
+from deployserver import migrate
+from deployserver.config import Config
 from deployserver.extensions import state
 from deployserver.services.keys import ensure_signing_key
 
@@ -62,3 +67,35 @@ def test_openapi_document_and_docs(client: FlaskClient) -> None:
     assert spec["info"]["title"] == "deployserver"
     assert "/healthz" in spec["paths"]
     assert client.get("/docs").status_code == 200
+
+
+def test_readyz_reads_the_migration_heads_once(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[set[str]] = []
+    parse = migrate.head_revisions
+
+    def counted() -> set[str]:
+        reads.append(parse())
+        return reads[-1]
+
+    monkeypatch.setattr(migrate, "head_revisions", counted)
+    with app.app_context():
+        ensure_signing_key(app)
+    statuses = [client.get("/readyz").status_code for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    assert len(reads) == 1
+
+
+def test_readyz_logs_nothing_at_the_default_level(
+    app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with app.app_context():
+        ensure_signing_key(app)
+    assert Config().log_level == "INFO"
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        # The first probe (which reads the migration heads) and the ones after it.
+        responses = [client.get("/readyz") for _ in range(2)]
+    assert [response.status_code for response in responses] == [200, 200]
+    assert [(r.name, r.getMessage()) for r in caplog.records] == []

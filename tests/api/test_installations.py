@@ -16,8 +16,8 @@ from deployserver import create_app
 from deployserver.config import Config
 from deployserver.db import get_session
 from deployserver.extensions import state
+from deployserver.feed.recorder import InstallationRecorder, installation_recorder
 from deployserver.models import AnonymousPolls, AuditEvent, Installation
-from deployserver.recorder import InstallationRecorder, installation_recorder
 from deployserver.services.installations import prune_installations
 from tests.conftest import TEST_ACTOR
 from tests.operator_client import Seeder, basic

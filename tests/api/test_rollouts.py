@@ -11,9 +11,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from deployserver import create_app
-from deployserver.cohort import in_cohort
 from deployserver.config import Config
 from deployserver.extensions import state
+from deployserver.feed.cohorts import in_cohort
 from tests.operator_client import Seeder, basic, decode_spec
 
 CHANNEL_URL = "/api/v1/operator/channel"

@@ -18,9 +18,9 @@ from deployserver.config import Config
 from deployserver.db import make_sessionmaker
 from deployserver.errors import Conflict, NotFound
 from deployserver.extensions import state
+from deployserver.feed.recorder import stop_all
 from deployserver.fleet.bus import start_listener
 from deployserver.fleet.changes import Change, change_of, track_changes
-from deployserver.recorder import stop_all
 from deployserver.services.channels import create_channel
 from deployserver.services.licenses import revoke_license
 from deployserver.services.releases import publish_release

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from deployserver import create_app
 from deployserver.config import Config
 from deployserver.extensions import state
-from deployserver.recorder import installation_recorder
+from deployserver.feed.recorder import installation_recorder
 from tests.operator_client import Seeder, basic
 
 CHANNEL_URL = "/api/v1/operator/channel"

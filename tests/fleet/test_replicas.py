@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from deployserver.cohort import in_cohort
+from deployserver.feed.cohorts import in_cohort
 from tests.backends import configured_backends, temporary_database
 from tests.operator_client import basic, chart
 from tests.private_redis import PrivateRedis, private_redis

@@ -21,9 +21,15 @@ from deployserver.config import Config
 from deployserver.db import create_db_engine, get_session, make_sessionmaker
 from deployserver.errors import Unavailable
 from deployserver.extensions import state
-from deployserver.licensing import verify as v
-from deployserver.licensing.verify import LicenseVerifier, Verdict, license_verifier
-from deployserver.lkg import LastKnownGood
+from deployserver.feed.lkg import LastKnownGood
+from deployserver.licensing import judge as v
+from deployserver.licensing import trust
+from deployserver.licensing.judge import Verdict
+from deployserver.licensing.verifier import (
+    FORCED_REFRESH_SECONDS,
+    LicenseVerifier,
+    license_verifier,
+)
 from deployserver.models import License
 from deployserver.services import keys, licenses
 from tests.licensing.factories import ACTOR, b64, good_claims, issue, segment, sign, signer
@@ -663,7 +669,7 @@ def test_a_change_stamped_before_the_newest_seen_is_still_read(app: Flask) -> No
         licenses.revoke_license(session, ACTOR, early_row.id)
         stored, late = session.get(License, early_row.id), session.get(License, late_row.id)
         assert stored is not None and late is not None and late.status_changed_at is not None
-        stored.status_changed_at = late.status_changed_at - v.STATUS_CHANGE_OVERLAP / 2
+        stored.status_changed_at = late.status_changed_at - trust.STATUS_CHANGE_OVERLAP / 2
         session.commit()
     clock.advance(31)
     assert verifier.verify(early).code == v.REVOKED
@@ -673,7 +679,7 @@ def test_full_reread_is_periodic(app: Flask) -> None:
     clock = Clock()
     verifier = make_verifier(app, clock)
     verifier.trust()
-    clock.advance(v.FULL_RELOAD_SECONDS + 1)
+    clock.advance(trust.FULL_RELOAD_SECONDS + 1)
     with QueryRecorder(state(app).engine) as recorder:
         verifier.trust()
     assert any("status IN" in sql for sql in _license_reads(recorder))
@@ -713,7 +719,7 @@ def test_made_up_kids_reread_keys_at_most_once_per_interval(app: Flask) -> None:
             assert verifier.verify(forged(f"made-up-{number}")).code == v.UNKNOWN_KEY
     assert recorder.count == 0  # the rest, within the interval, cost no query
     assert verifier.verify(token).valid  # and the good license stayed cached
-    clock.advance(v.FORCED_REFRESH_SECONDS + 0.1)
+    clock.advance(FORCED_REFRESH_SECONDS + 0.1)
     with QueryRecorder(state(app).engine) as recorder:
         assert verifier.verify(forged("made-up-later")).code == v.UNKNOWN_KEY
     assert recorder.touching("signing_keys")

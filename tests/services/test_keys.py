@@ -90,9 +90,7 @@ def test_signer_does_not_open_with_another_secret(app: Flask, session: Any) -> N
 def test_startup_generates_one_eddsa_key_and_logs_only_its_kid(
     app: Flask, session: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from deployserver.startup import STARTUP_TASKS
-
-    assert keys.ensure_signing_key in STARTUP_TASKS
+    assert keys.ensure_signing_key in state(app).startup_tasks
     caplog.set_level(logging.INFO)
     with app.app_context():
         keys.ensure_signing_key(app)

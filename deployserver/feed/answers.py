@@ -18,17 +18,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, false, select
+from sqlalchemy import and_, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import aliased
 
 from deployserver import metrics
-from deployserver.cohort import in_cohort
 from deployserver.errors import NotFound, Unavailable
 from deployserver.extensions import AppState
-from deployserver.lkg import LastKnownGood
+from deployserver.feed.cohorts import in_cohort
+from deployserver.feed.lkg import LastKnownGood
 from deployserver.models import Channel, ChannelRelease
-from deployserver.services.releases import is_release_id
+from deployserver.specs.release import is_release_id
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +259,7 @@ class SpecFeed:
                 Channel.name == channel,
                 ChannelRelease.release_id == release_id,
                 # A staged candidate is not history: only its cohort sees it (above).
-                ChannelRelease.candidate_only == false(),
+                ChannelRelease.was_head,
             )
         )
         with self._engine.connect() as connection:

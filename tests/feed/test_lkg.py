@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from deployserver.lkg import LastKnownGood
+from deployserver.feed.lkg import LastKnownGood
 
 
 def test_round_trip_and_replace(tmp_path: Path) -> None:

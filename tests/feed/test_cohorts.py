@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from deployserver.cohort import BUCKETS, cohort_bucket, in_cohort
+from deployserver.feed.cohorts import BUCKETS, cohort_bucket, in_cohort
 
 LICENSES = [str(uuid.UUID(int=n * 7919 + 13)) for n in range(3000)]
 CANDIDATE = "8f1c2b9e-0000-4000-8000-000000000001"
