@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev run test lint fmt typecheck migrate bench bench-scale bench-storm clean
+.PHONY: help install dev run test lint fmt typecheck migrate bench bench-scale bench-storm bench-fleet clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -67,6 +67,10 @@ bench-scale: $(DEV_STAMP) ## Scale curves: small vs large tables on SQLite and P
 
 bench-storm: $(DEV_STAMP) ## Retry storm: 500 polling clients while a publish happens
 	$(BIN)/python -m bench.storm
+
+bench-fleet: $(DEV_STAMP) ## Two replicas + Redis: delay until every worker serves a publish
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
+	$(BIN)/python -m bench.fleet
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

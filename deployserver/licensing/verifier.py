@@ -225,13 +225,14 @@ class LicenseVerifier:
         the host's store so every worker's outage fallback has it too."""
         with self._refresh_lock:
             snapshot = self._snapshot
+            fresh = None
             if snapshot is not None:
                 statuses = dict(snapshot.license_statuses)
                 if status in NON_ACTIVE:
                     statuses[license_id] = status
                 else:
                     statuses.pop(license_id, None)
-                self._replace(snapshot, statuses=statuses)
+                fresh = self._snapshot = _rebuilt(snapshot, statuses=statuses)
             with self._cache_lock:
                 stale = [
                     digest
@@ -240,17 +241,28 @@ class LicenseVerifier:
                 ]
                 for digest in stale:
                     self._cache.pop(digest, None)
+        # Stored after the change is in force: the store syncs to disk, which may be slow.
+        if fresh is not None:
+            self._save(fresh)
 
     def keys_changed(self, kid: str, status: str) -> None:
         """A signing key changed (an invalidation message). A retired key stops verifying at
         once; any other change is read from the database on the next verification."""
+        fresh = None
         with self._refresh_lock:
             snapshot = self._snapshot
             if snapshot is not None and status == "retired":
-                self._replace(snapshot, without_kid=kid)
+                fresh = self._snapshot = _rebuilt(snapshot, without_kid=kid)
                 # Which verdicts that key signed is not kept: drop them all.
                 self._cache = {}
             self._refresh_due = -math.inf
+        if fresh is not None:
+            self._save(fresh)
+
+    def _save(self, snapshot: TrustSnapshot) -> None:
+        if snapshot.fingerprint != self._saved_fingerprint:
+            self._store.write_json(LKG_NAME, snapshot.to_json())
+            self._saved_fingerprint = snapshot.fingerprint
 
     def forget(self) -> None:
         """Drop every verdict and read the trust material again on the next verification."""
@@ -261,28 +273,25 @@ class LicenseVerifier:
             self._cache = {}
             self._refresh_due = -math.inf
 
-    def _replace(
-        self,
-        snapshot: TrustSnapshot,
-        *,
-        statuses: Mapping[str, str] | None = None,
-        without_kid: str | None = None,
-    ) -> None:
-        rows = [
-            (k.kid, k.alg, k.status, k.public_pem)
-            for k in snapshot.keys.values()
-            if k.kid != without_kid
-        ]
-        fresh = build_snapshot(
-            rows,
-            snapshot.license_statuses if statuses is None else statuses,
-            snapshot.source,
-            snapshot,
-        )
-        self._snapshot = fresh
-        if fresh.fingerprint != self._saved_fingerprint:
-            self._store.write_json(LKG_NAME, fresh.to_json())
-            self._saved_fingerprint = fresh.fingerprint
+
+def _rebuilt(
+    snapshot: TrustSnapshot,
+    *,
+    statuses: Mapping[str, str] | None = None,
+    without_kid: str | None = None,
+) -> TrustSnapshot:
+    """``snapshot`` with other license statuses or without one key (parsed keys reused)."""
+    rows = [
+        (k.kid, k.alg, k.status, k.public_pem)
+        for k in snapshot.keys.values()
+        if k.kid != without_kid
+    ]
+    return build_snapshot(
+        rows,
+        snapshot.license_statuses if statuses is None else statuses,
+        snapshot.source,
+        snapshot,
+    )
 
 
 def _same_keys(snapshot: TrustSnapshot, keys: list[tuple[str, str, str, str]]) -> bool:

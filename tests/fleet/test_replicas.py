@@ -77,20 +77,23 @@ class Fleet:
         started = time.monotonic() if since is None else since
         # Round robin over the replicas: runs[base] = (polls in a row passing, first's time).
         runs = {base: (0, 0.0) for base in self.bases}
+        last_miss: dict[str, Any] = {}
         while any(run < RUN for run, _ in runs.values()):
             for base, (run, run_started) in runs.items():
                 if run >= RUN:
                     continue
                 asked = time.monotonic()
-                if check(poll(base, headers)):
+                result = poll(base, headers)
+                if check(result):
                     runs[base] = (run + 1, asked if run == 0 else run_started)
                 else:
                     runs[base] = (0, 0.0)
+                    last_miss[base] = (round(asked - started, 3), result.status, seen(result))
             assert time.monotonic() - started < bound + 10, f"{kind}: never converged"
         converged_at = {base: run_started for base, (_, run_started) in runs.items()}
         delay = max(converged_at.values()) - started
         self.delays[kind] = delay
-        assert delay < bound, f"{kind}: served everywhere only after {delay:.3f}s"
+        assert delay < bound, f"{kind}: served everywhere only after {delay:.3f}s ({last_miss})"
         return delay
 
     def change(
