@@ -6,16 +6,17 @@ Under ``deployserver serve`` every worker counts into prometheus_client's multip
 State that lives in the database (each channel's head, installations per channel) is read
 at scrape time, not counted.
 
-The hot path pays a dict lookup and prometheus_client's own increment per count: children
-of labelled metrics are kept per label tuple, since resolving labels costs more than the
-increment. The channel label comes from signed licenses, so its values are bounded by what
-was issued.
+The hot path only adds to this process's tally (see :class:`_Tally`). The channel label
+comes from signed licenses, so its values are bounded by what was issued.
 """
 
 from __future__ import annotations
 
+import atexit
+import bisect
 import os
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -33,6 +34,8 @@ from deployserver.models import Channel, Installation, Release
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 MULTIPROC_FOLDER = "prometheus"
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+FLUSH_SECONDS = 1.0
 # An installation counts as active when it polled within this window (as the adoption view).
 ACTIVE_WINDOW = timedelta(hours=24)
 
@@ -52,7 +55,7 @@ class _Metrics:
         self.poll_duration = Histogram(
             "deployserver_poll_duration_seconds",
             "Time to answer an operator poll",
-            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            buckets=BUCKETS,
             registry=None,
         )
         self.verdicts = Counter(
@@ -91,16 +94,13 @@ class _Metrics:
 
 
 _made: _Metrics | None = None
-_lock = threading.Lock()
-_poll_children: dict[tuple[str, str], Any] = {}
-_verdict_children: dict[str, Any] = {}
-_cache_children: dict[tuple[str, str], Any] = {}
+_made_lock = threading.Lock()
 
 
 def _metrics() -> _Metrics:
     global _made
     if _made is None:
-        with _lock:
+        with _made_lock:
             if _made is None:
                 _made = _Metrics()
     return _made
@@ -113,42 +113,118 @@ def use_multiprocess_folder(folder: str) -> None:
     values.ValueClass = values.get_value_class()
 
 
+class _Tally:
+    """What this process counted since its last flush into the prometheus_client metrics.
+
+    prometheus_client's multiprocess increment writes a memory-mapped file under a lock
+    (about 1 µs, a histogram observation 3.5 µs): several per poll were measured at 14% of a
+    poll's CPU time. Here a poll costs dict increments under one uncontended lock; a daemon
+    thread moves the sums over every FLUSH_SECONDS, and a scrape flushes its own worker
+    first, so other workers' counts are at most that old.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, tuple[str, ...]], int] = {}
+        self._buckets = [0] * (len(BUCKETS) + 1)
+        self._duration_sum = 0.0
+        self._flushing = False
+        # A forked worker starts its own flusher (threads do not survive a fork) and owns
+        # none of what its parent counted.
+        os.register_at_fork(after_in_child=self._forked)
+
+    def count(self, family: str, labels: tuple[str, ...]) -> None:
+        key = (family, labels)
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + 1
+        if not self._flushing:
+            self._start_flusher()
+
+    def poll(self, labels: tuple[str, str], seconds: float) -> None:
+        # Prometheus buckets hold observations <= their bound: the first bound >= seconds.
+        index = bisect.bisect_left(BUCKETS, seconds)
+        key = ("polls", labels)
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + 1
+            self._buckets[index] += 1
+            self._duration_sum += seconds
+        if not self._flushing:
+            self._start_flusher()
+
+    def flush(self) -> None:
+        with self._lock:
+            counts, self._counts = self._counts, {}
+            buckets, self._buckets = self._buckets, [0] * (len(BUCKETS) + 1)
+            duration_sum, self._duration_sum = self._duration_sum, 0.0
+        made = _metrics()
+        families = {
+            "polls": made.polls,
+            "verdicts": made.verdicts,
+            "cache": made.cache_lookups,
+            "stale": made.stale_answers,
+            "writes": made.writes,
+            "database_errors": made.database_errors,
+        }
+        for (family, labels), amount in counts.items():
+            metric = families[family]
+            (metric.labels(*labels) if labels else metric).inc(amount)
+        if any(buckets):
+            # The histogram's own parts (one value per bucket, and the sum): observe() can
+            # only add one observation at a time.
+            histogram = made.poll_duration
+            for index, amount in enumerate(buckets):
+                if amount:
+                    histogram._buckets[index].inc(amount)
+            histogram._sum.inc(duration_sum)
+
+    def _forked(self) -> None:
+        self._lock = threading.Lock()
+        self._counts = {}
+        self._buckets = [0] * (len(BUCKETS) + 1)
+        self._duration_sum = 0.0
+        self._flushing = False
+
+    def _start_flusher(self) -> None:
+        with self._lock:
+            if self._flushing:
+                return
+            self._flushing = True
+        threading.Thread(target=self._run, name="deployserver-metrics", daemon=True).start()
+        atexit.register(self.flush)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(FLUSH_SECONDS)
+            self.flush()
+
+
+_tally = _Tally()
+
+
 def poll(channel: str, outcome: str, seconds: float) -> None:
     """Count one poll: ``outcome`` is served, not_modified, refused, not_found or unavailable."""
-    key = (channel, outcome)
-    child = _poll_children.get(key)
-    if child is None:
-        child = _poll_children[key] = _metrics().polls.labels(channel, outcome)
-    child.inc()
-    (_made or _metrics()).poll_duration.observe(seconds)
+    _tally.poll((channel, outcome), seconds)
 
 
 def verdict(code: str) -> None:
-    child = _verdict_children.get(code)
-    if child is None:
-        child = _verdict_children[code] = _metrics().verdicts.labels(code)
-    child.inc()
+    _tally.count("verdicts", (code,))
 
 
 def cache_lookup(cache: str, hit: bool) -> None:
-    key = (cache, "hit" if hit else "miss")
-    child = _cache_children.get(key)
-    if child is None:
-        child = _cache_children[key] = _metrics().cache_lookups.labels(*key)
-    child.inc()
+    _tally.count("cache", (cache, "hit" if hit else "miss"))
 
 
 def stale_answer() -> None:
-    _metrics().stale_answers.inc()
+    _tally.count("stale", ())
 
 
 def database_error() -> None:
-    _metrics().database_errors.inc()
+    _tally.count("database_errors", ())
 
 
 def writes(actions: list[str]) -> None:
     for action in actions:
-        _metrics().writes.labels(action).inc()
+        _tally.count("writes", (action,))
 
 
 class DatabaseState(Collector):
@@ -197,6 +273,7 @@ class DatabaseState(Collector):
 
 def exposition(app_state: AppState) -> bytes:
     """Every metric in the Prometheus text format, merged across this server's workers."""
+    _tally.flush()
     registry = CollectorRegistry()
     if os.environ.get(MULTIPROC_ENV):
         MultiProcessCollector(registry)

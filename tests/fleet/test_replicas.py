@@ -273,6 +273,8 @@ def check_metrics_are_merged_across_workers(fleet: Fleet) -> None:
     before = metric(fleet, base, served)
     for _ in range(40):
         assert poll(base).status == 200
+    # Each worker moves its counts into the shared files every second.
+    time.sleep(2.5)
     # Forty polls spread over two workers: the merged count has every one of them.
     assert metric(fleet, base, served) - before == 40
     assert (
