@@ -197,7 +197,7 @@ def install(app_state: AppState) -> None:
         if local is not None:
             for change in changes:
                 try:
-                    apply(local, change)
+                    apply(local, change, written_here=True)
                 except Exception:
                     log.exception("invalidation: applying %s %s failed", *_what(change))
         if publisher is not None:

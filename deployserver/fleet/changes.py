@@ -12,6 +12,7 @@ applied at once to the writing process's own caches and published to the other w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from deployserver import metrics
+from deployserver.errors import Unavailable
 from deployserver.extensions import AppState
 from deployserver.feed.answers import spec_feed
 from deployserver.licensing.verifier import license_verifier
@@ -84,9 +86,19 @@ def change_of(action: str, target: str) -> Change | None:
     return None
 
 
-def apply(app_state: AppState, change: Change) -> None:
-    """Drop what ``change`` makes stale in this worker's caches (those it has created)."""
+def apply(app_state: AppState, change: Change, *, written_here: bool = False) -> None:
+    """Drop what ``change`` makes stale in this worker's caches (those it has created).
+
+    In the process that made a license or key change (``written_here``), the trust snapshot
+    is read now if it was not yet, so the change reaches the host's last-known-good store at
+    once: every worker of the host (and the server, when the CLI made it) honours it even if
+    the database goes down right after.
+    """
     extras = app_state.extras
+    if written_here and change.kind in (LICENSE, KEY):
+        # Unavailable: nothing is known to verify with; the time bound applies.
+        with contextlib.suppress(Unavailable):
+            license_verifier(app_state).trust()
     if change.kind in (CHANNEL, EVERYTHING) and "spec_feed" in extras:
         feed = spec_feed(app_state)
         if change.kind == CHANNEL:
