@@ -120,6 +120,7 @@ class Validate(MethodView):
         blp,
         401,
         422,
+        429,
         503,
         s401="Credentials that are not a license",
         s422="No license given",

@@ -22,7 +22,7 @@ blp = Blueprint("metrics", __name__, description="Prometheus metrics")
 @blp.route("/metrics")
 class Metrics(MethodView):
     @blp.alt_response(200, description="Prometheus text exposition format")
-    @problems(blp, 401)
+    @problems(blp, 401, 429)
     def get(self) -> Response:
         """Counters, histograms and database state of every worker of this server."""
         app_state = state()

@@ -134,7 +134,7 @@ def documentation_only(view: F) -> F:
 @documentation_only
 @blp.alt_response(200, schema=OperatorSpecSchema, success=True, description="The spec")
 @blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
-@problems(blp, 401, 404, 503, s401=LICENSE_REFUSED, s404=NOT_SERVED)
+@problems(blp, 401, 404, 429, 503, s401=LICENSE_REFUSED, s404=NOT_SERVED)
 def latest_spec() -> Response:
     """The current spec of the channel the caller's license names."""
     return _poll(lambda feed, channel, license_id: feed.head(channel, license_id))
@@ -144,7 +144,7 @@ def latest_spec() -> Response:
 @documentation_only
 @blp.alt_response(200, schema=OperatorSpecSchema, success=True, description="The spec")
 @blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
-@problems(blp, 401, 404, 503, s401=LICENSE_REFUSED, s404=NOT_SERVED)
+@problems(blp, 401, 404, 429, 503, s401=LICENSE_REFUSED, s404=NOT_SERVED)
 def pinned_spec(release_id: str) -> Response:
     """The spec of one release the caller's channel serves or has served (pinning)."""
     return _poll(lambda feed, channel, license_id: feed.pinned(channel, release_id, license_id))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from deployserver.config import Config
@@ -140,3 +141,10 @@ def test_a_rate_that_does_not_parse_is_a_config_error(raw: str) -> None:
         return
     with pytest.raises(ConfigError, match="DEPLOYSERVER_RATE_AUTH_FAILURES"):
         Config.from_env({"DEPLOYSERVER_RATE_AUTH_FAILURES": raw})
+
+
+def test_limits_add_no_per_request_hooks(app: Flask) -> None:
+    # Flask-Limiter keeps storage and strategy only: its request hooks would cost every poll.
+    assert not any(app.before_request_funcs.values())
+    assert not any(app.after_request_funcs.values())
+    assert not any(app.teardown_request_funcs.values())
