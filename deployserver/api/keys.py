@@ -73,7 +73,7 @@ class Keys(MethodView):
         )
 
 
-@blp.route("/<kid>/retire")
+@blp.route("/<kid:kid>/retire")
 class RetireKey(MethodView):
     @require("admin")
     @blp.response(200, KeySchema)

@@ -18,6 +18,7 @@ from marshmallow import Schema, fields
 
 from deployserver import metrics
 from deployserver.api.blueprint import Blueprint
+from deployserver.api.openapi import LICENSE_SECURITY
 from deployserver.api.schemas import problems
 from deployserver.clients import client_address
 from deployserver.errors import BASIC_CHALLENGE, NotFound, Unauthorized
@@ -135,6 +136,7 @@ def documentation_only(view: F) -> F:
 @blp.alt_response(200, schema=OperatorSpecSchema, success=True, description="The spec")
 @blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
 @problems(blp, 401, 404, 429, 503, s401=LICENSE_REFUSED, s404=NOT_SERVED)
+@blp.doc(security=LICENSE_SECURITY)
 def latest_spec() -> Response:
     """The current spec of the channel the caller's license names."""
     return _poll(lambda feed, channel, license_id: feed.head(channel, license_id))
@@ -145,6 +147,7 @@ def latest_spec() -> Response:
 @blp.alt_response(200, schema=OperatorSpecSchema, success=True, description="The spec")
 @blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
 @problems(blp, 401, 404, 429, 503, s401=LICENSE_REFUSED, s404=NOT_SERVED)
+@blp.doc(security=LICENSE_SECURITY)
 def pinned_spec(release_id: str) -> Response:
     """The spec of one release the caller's channel serves or has served (pinning)."""
     return _poll(lambda feed, channel, license_id: feed.pinned(channel, release_id, license_id))
