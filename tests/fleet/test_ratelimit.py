@@ -148,6 +148,4 @@ def test_limits_add_no_per_request_hooks(app: Flask) -> None:
     for hooks in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
         # App-wide hooks run on every request, polls included (the console's are its own).
         assert hooks.get(None, []) == []
-        assert not any(
-            "limiter" in repr(hook) for scoped in hooks.values() for hook in scoped
-        )
+        assert not any("limiter" in repr(hook) for scoped in hooks.values() for hook in scoped)
