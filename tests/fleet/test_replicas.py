@@ -270,10 +270,12 @@ def metric(fleet: Fleet, base: str, line_start: str) -> float:
 def check_metrics_are_merged_across_workers(fleet: Fleet) -> None:
     base = fleet.bases[1]
     served = 'deployserver_polls_total{channel="stable",outcome="served"}'
+    # Each worker moves its counts into the shared files every second: let the earlier
+    # polls land before counting from here.
+    time.sleep(2.5)
     before = metric(fleet, base, served)
     for _ in range(40):
         assert poll(base).status == 200
-    # Each worker moves its counts into the shared files every second.
     time.sleep(2.5)
     # Forty polls spread over two workers: the merged count has every one of them.
     assert metric(fleet, base, served) - before == 40
