@@ -18,7 +18,7 @@ UV_COMPILE := --universal --python-version 3.11 --generate-hashes --quiet \
 	--custom-compile-command "make lock"
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev lock run test lint fmt typecheck migrate chromium bench bench-scale bench-storm bench-slowclients clean
+.PHONY: help install dev lock run test lint fmt typecheck migrate chromium bench bench-scale bench-storm bench-slowclients bench-fleet clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -92,6 +92,10 @@ bench-storm: $(DEV_STAMP) ## Retry storm: 500 polling clients while a publish ha
 
 bench-slowclients: $(DEV_STAMP) ## Polls while 300 idle and 300 half-sent connections are held
 	$(BIN)/python -m bench.slowclients
+
+bench-fleet: $(DEV_STAMP) ## Two replicas + Redis: delay until every worker serves a publish
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
+	$(BIN)/python -m bench.fleet
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -14,6 +14,8 @@ from flask import g, request
 
 from deployserver.db import get_session
 from deployserver.errors import Forbidden, Unauthorized
+from deployserver.extensions import state
+from deployserver.ratelimit import auth_failure
 from deployserver.request_id import current_client_request_id, current_request_id
 from deployserver.services.audit import Actor
 from deployserver.services.tokens import Principal, resolve_token
@@ -47,6 +49,7 @@ def authenticate() -> Principal:
         )
     principal = resolve_token(get_session(), secret.strip())
     if principal is None:
+        auth_failure(state())
         raise Unauthorized(
             "the bearer token is unknown or revoked",
             "TOKEN_INVALID",

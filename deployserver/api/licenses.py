@@ -23,6 +23,7 @@ from deployserver.licensing.judge import CODES
 from deployserver.licensing.verifier import license_verifier
 from deployserver.models import License
 from deployserver.pagination import PageArgsSchema
+from deployserver.ratelimit import license_failure
 from deployserver.services import licenses
 from deployserver.services.licenses import MAX_TTL_DAYS, STATUSES
 
@@ -119,6 +120,7 @@ class Validate(MethodView):
         blp,
         401,
         422,
+        429,
         503,
         s401="Credentials that are not a license",
         s422="No license given",
@@ -135,7 +137,11 @@ class Validate(MethodView):
             if header is None:
                 raise Invalid.field("license", "give the license in the body or as Basic password")
             token = license_from_authorization(header)
-        return license_verifier(state()).verify(token).as_dict()
+        app_state = state()
+        verdict = license_verifier(app_state).verify(token)
+        if not verdict.valid:
+            license_failure(app_state)
+        return verdict.as_dict()
 
 
 @blp.route("")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -23,6 +24,8 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from deployserver import metrics
+from deployserver.clients import client_address
 from deployserver.errors import (
     BASIC_CHALLENGE,
     PROBLEM_JSON,
@@ -37,6 +40,7 @@ from deployserver.feed.recorder import installation_recorder
 from deployserver.licensing.credentials import license_from_authorization
 from deployserver.licensing.judge import LicenseView
 from deployserver.licensing.verifier import license_verifier
+from deployserver.ratelimit import license_failure
 from deployserver.request_id import ENVIRON_KEY as REQUEST_ID_KEY
 
 log = logging.getLogger(__name__)
@@ -66,7 +70,12 @@ class Outcome(enum.Enum):
     FAILED = "failed"
 
 
-_OUTCOME_BY_STATUS = {401: Outcome.REFUSED, 404: Outcome.NOT_FOUND, 503: Outcome.UNAVAILABLE}
+_OUTCOME_BY_STATUS = {
+    401: Outcome.REFUSED,
+    429: Outcome.REFUSED,
+    404: Outcome.NOT_FOUND,
+    503: Outcome.UNAVAILABLE,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,14 +94,27 @@ class PollAnswer:
 
 def answer_poll(app_state: AppState, environ: dict[str, Any], release_id: str | None) -> PollAnswer:
     """Answer a poll of the channel (``release_id`` None) or of one pinned release."""
-    answer = _answer(app_state, environ, release_id)
+    started = time.perf_counter()
+    answered: list[str] = []
+    answer = _answer(app_state, environ, release_id, answered)
     # Every poll, on either path, ends here with its outcome: the one place to count them.
+    metrics.poll(
+        answered[0] if answered else "", answer.outcome.value, time.perf_counter() - started
+    )
     return answer
 
 
-def _answer(app_state: AppState, environ: dict[str, Any], release_id: str | None) -> PollAnswer:
+def _answer(
+    app_state: AppState, environ: dict[str, Any], release_id: str | None, answered: list[str]
+) -> PollAnswer:
     try:
-        channel, license = caller(app_state, environ)
+        try:
+            channel, license = caller(app_state, environ)
+        except Unauthorized:
+            # Counted against the caller's address: past the limit, 429 instead.
+            license_failure(app_state, environ)
+            raise
+        answered.append(channel)
         license_id = license.id if license is not None else None
         feed = spec_feed(app_state)
         if release_id is None:
@@ -131,6 +153,7 @@ def caller(app_state: AppState, environ: dict[str, Any]) -> tuple[str, LicenseVi
         return config.default_channel, None
     token = license_from_authorization(header)
     verdict = license_verifier(app_state).verify(token)
+    metrics.verdict(verdict.code)
     if not verdict.valid:
         raise _refuse(REFUSALS.get(verdict.code, "LICENSE_INVALID"), verdict.detail)
     license = verdict.license
@@ -159,17 +182,6 @@ def note_poll(
         client_address(environ, trusted) if trusted else environ.get("REMOTE_ADDR"),
         environ.get("HTTP_USER_AGENT"),
     )
-
-
-def client_address(environ: dict[str, Any], trusted_proxies: int) -> str | None:
-    """With ``trusted_proxies`` proxies in front, the ``X-Forwarded-For`` entry the outermost
-    trusted proxy added (entries before it are whatever the client sent); else the peer."""
-    forwarded = environ.get("HTTP_X_FORWARDED_FOR")
-    if forwarded:
-        hops = forwarded.split(",")
-        if len(hops) >= trusted_proxies:
-            return str(hops[-trusted_proxies].strip())
-    return environ.get("REMOTE_ADDR")
 
 
 def spec_answer(spec: ServedSpec, condition: str | None) -> PollAnswer:

@@ -36,7 +36,7 @@ def serve(
 ) -> None:
     """Migrate the database to head and serve the API with gunicorn."""
     from deployserver.channelfiles import load_folder
-    from deployserver.cli.gunicorn import GunicornServer
+    from deployserver.cli.gunicorn import GunicornServer, metrics_folder, worker_exited
     from deployserver.cli.local import app_context, cli_actor, one_line_errors
     from deployserver.config import Config
     from deployserver.db import get_session
@@ -48,6 +48,7 @@ def serve(
         # Channel files are read and validated before the database is touched.
         files = load_folder(seed_folder) if seed_folder is not None else None
         prepare_server(config)
+        metrics_folder(config)
     if files is not None:
         with app_context():
             seeded = sync_channels(get_session(), cli_actor(), files, seed=True)
@@ -75,5 +76,6 @@ def serve(
         # gunicorn's control socket (gunicornc) lives with the instance, not in $HOME, so
         # two servers on one host never share one.
         "control_socket": str(config.instance_path / "gunicorn.ctl"),
+        "child_exit": worker_exited,
     }
     GunicornServer(config, options).run()
