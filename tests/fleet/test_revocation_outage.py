@@ -99,7 +99,13 @@ def test_revocations_before_an_outage_are_honoured(
         # bound: nothing this server can read knows of it until the database is back.
         postgres.start()
         time.sleep(2)
-        elsewhere = {**env, "DEPLOYSERVER_INSTANCE_PATH": str(tmp_path / "elsewhere")}
+        # Another host shares the database and the server secret, not the instance folder.
+        secret = (Path(env["DEPLOYSERVER_INSTANCE_PATH"]) / "secret_key").read_text().strip()
+        elsewhere = {
+            **env,
+            "DEPLOYSERVER_INSTANCE_PATH": str(tmp_path / "elsewhere"),
+            "DEPLOYSERVER_SECRET_KEY": secret,
+        }
         result = run_cli("licenses", "revoke", licenses[2]["id"], env=elsewhere)
         assert result.returncode == 0, result.stderr
         postgres.stop()
