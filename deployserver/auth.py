@@ -14,6 +14,7 @@ from flask import g, request
 
 from deployserver.db import get_session
 from deployserver.errors import Forbidden, Unauthorized
+from deployserver.models import Role
 from deployserver.request_id import current_request_id
 from deployserver.services.audit import Actor
 from deployserver.services.tokens import Principal, resolve_token
@@ -60,7 +61,7 @@ def require(role: str, channel_arg: str | None = None) -> Callable[[F], F]:
             principal = authenticate()
             if not principal.has_role(role):
                 raise Forbidden(f"this action needs the {role} role")
-            if channel_arg is not None and role != "viewer":
+            if channel_arg is not None and role != Role.VIEWER:
                 channel = kwargs[channel_arg]
                 if not principal.may_write(channel):
                     raise Forbidden(f"this token may not write to channel {channel!r}")

@@ -11,7 +11,7 @@ from deployserver.api.blueprint import Blueprint
 from deployserver.api.schemas import Timestamp, page_schema, problems
 from deployserver.auth import require
 from deployserver.db import get_session
-from deployserver.models import AuditEvent
+from deployserver.models import AuditEvent, Role
 from deployserver.pagination import Page, PageArgsSchema
 from deployserver.services import audit
 
@@ -39,7 +39,7 @@ AuditPageSchema = page_schema(AuditEventSchema, "AuditPageSchema")
 class AuditEvents(MethodView):
     @blp.response(200, AuditPageSchema)
     @problems(blp, 401, 403, 422)
-    @require("viewer")
+    @require(Role.VIEWER)
     @blp.arguments(AuditArgsSchema, location="query")
     def get(self, args: dict[str, Any]) -> Page[AuditEvent]:
         """Every write anywhere, newest first."""

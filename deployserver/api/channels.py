@@ -13,6 +13,7 @@ from deployserver.api.releases import ReleaseSchema
 from deployserver.api.schemas import Timestamp, page_schema, problems
 from deployserver.auth import current_actor, require
 from deployserver.db import get_session
+from deployserver.models import HistoryAction, Role, words
 from deployserver.pagination import Page, PageArgsSchema
 from deployserver.services import channels, installations, releases
 
@@ -35,7 +36,6 @@ class HeadSchema(Schema):
     version = fields.String(required=True)
 
 
-ROLLOUT_ACTIONS = ["rollout-start", "rollout-advance", "rollout-complete", "rollout-abort"]
 ROLLOUT_409 = (
     "A rollout is in progress (ROLLOUT_IN_PROGRESS: complete or abort it first), or there is "
     "no head to stage one against (ROLLOUT_NEEDS_HEAD)"
@@ -147,9 +147,7 @@ class PublishedSchema(ReleaseSchema):
 
 
 class HistoryEntrySchema(Schema):
-    action = fields.String(
-        required=True, metadata={"enum": ["publish", "promote", "rollback", *ROLLOUT_ACTIONS]}
-    )
+    action = fields.String(required=True, metadata={"enum": list(words(HistoryAction))})
     release_id = fields.String(data_key="releaseId", required=True)
     previous_release_id = fields.String(
         data_key="previousReleaseId", allow_none=True, required=True
@@ -222,7 +220,7 @@ HistoryPageSchema = page_schema(HistoryEntrySchema, "HistoryPageSchema")
 class Channels(MethodView):
     @blp.response(200, ChannelPageSchema)
     @problems(blp, 401, 403, 422)
-    @require("viewer")
+    @require(Role.VIEWER)
     @blp.arguments(PageArgsSchema, location="query")
     def get(self, args: dict[str, Any]) -> Page[channels.ChannelView]:
         """List channels by name."""
@@ -230,7 +228,7 @@ class Channels(MethodView):
 
     @blp.response(201, ChannelSchema)
     @problems(blp, 400, 401, 403, 409, 413, 422, s409="The channel exists (CHANNEL_EXISTS)")
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.arguments(ChannelCreateSchema)
     def post(self, data: dict[str, Any]) -> channels.ChannelView:
         """Create a channel, optionally with base values."""
@@ -241,7 +239,7 @@ class Channels(MethodView):
 class ChannelByName(MethodView):
     @blp.response(200, ChannelSchema)
     @problems(blp, 401, 403, 404)
-    @require("viewer")
+    @require(Role.VIEWER)
     def get(self, name: str) -> channels.ChannelView:
         """Show a channel and its head."""
         return channels.get_channel(get_session(), name)
@@ -258,7 +256,7 @@ class ChannelByName(MethodView):
         s422="Validation failed, the base values clash with a release the channel has "
         "carried (MERGE_CONFLICT), or a strict channel refuses them (UNSAFE_VALUES_CHANGE)",
     )
-    @require("publisher", channel_arg="name")
+    @require(Role.PUBLISHER, channel_arg="name")
     @blp.arguments(ChannelUpdateSchema)
     def patch(self, data: dict[str, Any], name: str) -> dict[str, Any]:
         """Change the description, strictValues or replace the base values."""
@@ -267,7 +265,7 @@ class ChannelByName(MethodView):
 
     @blp.response(204)
     @problems(blp, 401, 403, 404, 409, s409="The channel has history (CHANNEL_NOT_EMPTY)")
-    @require("admin")
+    @require(Role.ADMIN)
     def delete(self, name: str) -> None:
         """Delete a channel that has never had a release."""
         channels.delete_channel(get_session(), current_actor(), name)
@@ -277,7 +275,7 @@ class ChannelByName(MethodView):
 class ChannelReleases(MethodView):
     @blp.response(200, ReleasePageSchema)
     @problems(blp, 401, 403, 404, 422)
-    @require("viewer")
+    @require(Role.VIEWER)
     @blp.arguments(PageArgsSchema, location="query")
     def get(self, args: dict[str, Any], name: str) -> Page[releases.ReleaseView]:
         """Releases that have been head of the channel, newest arrival first."""
@@ -298,7 +296,7 @@ class ChannelReleases(MethodView):
         s422="Validation failed, the values clash with the base values (MERGE_CONFLICT), or "
         "a strictValues channel refuses an unsafe values change (UNSAFE_VALUES_CHANGE)",
     )
-    @require("publisher", channel_arg="name")
+    @require(Role.PUBLISHER, channel_arg="name")
     @blp.arguments(PublishSchema)
     def post(self, data: dict[str, Any], name: str) -> tuple[dict[str, Any], int]:
         """Publish an immutable release and make it the channel's head (or candidate)."""
@@ -334,7 +332,7 @@ class Promote(MethodView):
         s422="Validation failed, the values clash with the base values (MERGE_CONFLICT), or "
         "a strictValues channel refuses an unsafe values change (UNSAFE_VALUES_CHANGE)",
     )
-    @require("publisher", channel_arg="name")
+    @require(Role.PUBLISHER, channel_arg="name")
     @blp.arguments(PromoteSchema)
     def post(self, data: dict[str, Any], name: str) -> dict[str, Any]:
         """Make an existing release the channel's head (or candidate) too."""
@@ -366,7 +364,7 @@ class Rollback(MethodView):
         "(ROLLOUT_IN_PROGRESS)",
         s422="The release was never head of the channel (NOT_IN_CHANNEL_HISTORY)",
     )
-    @require("publisher", channel_arg="name")
+    @require(Role.PUBLISHER, channel_arg="name")
     @blp.arguments(RollbackSchema, required=False)
     def post(self, data: dict[str, Any], name: str) -> channels.ChannelView:
         """Move the head back to the previous head, or to a named earlier head."""
@@ -379,7 +377,7 @@ class Rollback(MethodView):
 class History(MethodView):
     @blp.response(200, HistoryPageSchema)
     @problems(blp, 401, 403, 404, 422)
-    @require("viewer")
+    @require(Role.VIEWER)
     @blp.arguments(PageArgsSchema, location="query")
     def get(self, args: dict[str, Any], name: str) -> Page[releases.HistoryEntry]:
         """Every head change and rollout step of the channel, newest first."""
@@ -390,7 +388,7 @@ class History(MethodView):
 class ChannelAdoption(MethodView):
     @blp.response(200, AdoptionSchema)
     @problems(blp, 401, 403, 404, 422)
-    @require("viewer")
+    @require(Role.VIEWER)
     @blp.arguments(AdoptionArgsSchema, location="query")
     def get(self, args: dict[str, Any], name: str) -> installations.Adoption:
         """Which releases the channel's installations run, active and stale."""

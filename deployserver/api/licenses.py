@@ -19,7 +19,7 @@ from deployserver.extensions import state
 from deployserver.licensing.credentials import license_from_authorization
 from deployserver.licensing.judge import CODES
 from deployserver.licensing.verifier import license_verifier
-from deployserver.models import License
+from deployserver.models import License, Role
 from deployserver.pagination import PageArgsSchema
 from deployserver.services import licenses
 from deployserver.services.licenses import MAX_TTL_DAYS, STATUSES
@@ -137,7 +137,7 @@ class Validate(MethodView):
 
 @blp.route("")
 class Licenses(MethodView):
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.arguments(IssueSchema)
     @blp.response(201, IssuedLicenseSchema)
     @problems(
@@ -154,7 +154,7 @@ class Licenses(MethodView):
         row, token = licenses.issue_license(get_session(), current_actor(), state().config, **data)
         return IssuedLicense(row, token)
 
-    @require("admin")
+    @require(Role.ADMIN)
     @problems(blp, 401, 403, 422, s422="Invalid limit or cursor")
     @blp.arguments(LicenseListArgsSchema, location="query")
     @blp.response(200, LicensePageSchema)
@@ -166,7 +166,7 @@ class Licenses(MethodView):
 
 @blp.route("/<license_id>")
 class LicenseById(MethodView):
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.response(200, LicenseSchema)
     @problems(blp, 401, 403, 404, s404="No such license")
     def get(self, license_id: str) -> License:
@@ -176,7 +176,7 @@ class LicenseById(MethodView):
 
 @blp.route("/<license_id>/revoke")
 class RevokeLicense(MethodView):
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.response(200, LicenseSchema)
     @problems(blp, 401, 403, 404, s404="No such license")
     def post(self, license_id: str) -> License:
@@ -186,7 +186,7 @@ class RevokeLicense(MethodView):
 
 @blp.route("/<license_id>/suspend")
 class SuspendLicense(MethodView):
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.response(200, LicenseSchema)
     @problems(blp, 401, 403, 404, 409, s404="No such license", s409="The license is revoked")
     def post(self, license_id: str) -> License:
@@ -196,7 +196,7 @@ class SuspendLicense(MethodView):
 
 @blp.route("/<license_id>/reinstate")
 class ReinstateLicense(MethodView):
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.response(200, LicenseSchema)
     @problems(blp, 401, 403, 404, 409, s404="No such license", s409="The license is revoked")
     def post(self, license_id: str) -> License:

@@ -11,6 +11,7 @@ from deployserver.api.blueprint import Blueprint
 from deployserver.api.schemas import Timestamp, problems
 from deployserver.auth import require
 from deployserver.db import get_session
+from deployserver.models import Role
 from deployserver.services import releases
 
 blp = Blueprint(
@@ -42,7 +43,7 @@ class ReleaseSchema(Schema):
 class ReleaseById(MethodView):
     @blp.response(200, ReleaseSchema)
     @problems(blp, 401, 403, 404)
-    @require("viewer")
+    @require(Role.VIEWER)
     def get(self, release_id: str) -> releases.ReleaseView:
         """Show a release."""
         return releases.get_release(get_session(), release_id)
@@ -69,7 +70,7 @@ class DiffSchema(Schema):
 class ReleaseDiff(MethodView):
     @blp.response(200, DiffSchema)
     @problems(blp, 401, 403, 404)
-    @require("viewer")
+    @require(Role.VIEWER)
     def get(self, release_id: str, other_id: str) -> dict[str, Any]:
         """What changes in chart and values from one release to the other."""
         changes = releases.diff_releases(get_session(), release_id, other_id)

@@ -12,6 +12,7 @@ from deployserver.api.schemas import problems
 from deployserver.auth import require, require_role_for
 from deployserver.db import get_session
 from deployserver.extensions import state
+from deployserver.models import Role
 from deployserver.services import render
 
 blp = Blueprint(
@@ -71,13 +72,13 @@ class Render(MethodView):
         s422="Validation failed; a kind clash between layers or a null (MERGE_CONFLICT, the "
         "path in errors); a release never head of the channel (NOT_IN_CHANNEL_HISTORY)",
     )
-    @require("viewer")
+    @require(Role.VIEWER)
     @blp.arguments(RenderArgsSchema, location="query")
     @blp.arguments(RenderSchema, required=False)
     def post(self, args: dict[str, Any], data: dict[str, Any], name: str) -> dict[str, Any]:
         """Preview the spec the operator would apply: CR > user input > release > defaults."""
         if args["reveal"]:
-            require_role_for("admin", "reveal=true")
+            require_role_for(Role.ADMIN, "reveal=true")
         spec = render.render_spec(
             get_session(),
             name,

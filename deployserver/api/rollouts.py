@@ -11,6 +11,7 @@ from deployserver.api.channels import ChannelSchema, RolloutArgsSchema
 from deployserver.api.schemas import problems
 from deployserver.auth import current_actor, require
 from deployserver.db import get_session
+from deployserver.models import Role
 from deployserver.services import channels, rollouts
 
 blp = Blueprint(
@@ -36,7 +37,7 @@ class Rollout(MethodView):
         s409="No rollout in progress (NO_ROLLOUT)",
         s422="Validation failed, or the percentage would shrink (ROLLOUT_PERCENT_DECREASE)",
     )
-    @require("publisher", channel_arg="name")
+    @require(Role.PUBLISHER, channel_arg="name")
     @blp.arguments(RolloutArgsSchema)
     def post(self, data: dict[str, Any], name: str) -> channels.ChannelView:
         """Serve the rollout's candidate to a larger share of licenses."""
@@ -47,7 +48,7 @@ class Rollout(MethodView):
 class RolloutComplete(MethodView):
     @blp.response(200, ChannelSchema)
     @problems(blp, 401, 403, 404, 409, s409="No rollout in progress (NO_ROLLOUT)")
-    @require("publisher", channel_arg="name")
+    @require(Role.PUBLISHER, channel_arg="name")
     def post(self, name: str) -> channels.ChannelView:
         """Make the rollout's candidate the head, for every license."""
         return rollouts.complete_rollout(get_session(), current_actor(), name)
@@ -57,7 +58,7 @@ class RolloutComplete(MethodView):
 class RolloutAbort(MethodView):
     @blp.response(200, ChannelSchema)
     @problems(blp, 401, 403, 404, 409, s409="No rollout in progress (NO_ROLLOUT)")
-    @require("publisher", channel_arg="name")
+    @require(Role.PUBLISHER, channel_arg="name")
     def post(self, name: str) -> channels.ChannelView:
         """Withdraw the rollout's candidate; its cohort gets the head again."""
         return rollouts.abort_rollout(get_session(), current_actor(), name)

@@ -6,8 +6,17 @@ from deployserver.models.channels import Channel, ChannelEvent, ChannelRelease, 
 from deployserver.models.installations import AnonymousPolls, Installation
 from deployserver.models.licenses import License, SigningKey
 from deployserver.models.tokens import ApiToken
+from deployserver.models.vocabularies import (
+    HEAD_ACTIONS,
+    HistoryAction,
+    KeyStatus,
+    LicenseStatus,
+    Role,
+    words,
+)
 
 __all__ = [
+    "HEAD_ACTIONS",
     "AnonymousPolls",
     "ApiToken",
     "AuditEvent",
@@ -15,8 +24,13 @@ __all__ = [
     "Channel",
     "ChannelEvent",
     "ChannelRelease",
+    "HistoryAction",
     "Installation",
+    "KeyStatus",
     "License",
+    "LicenseStatus",
     "Release",
+    "Role",
     "SigningKey",
+    "words",
 ]

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from deployserver.db import Base, UTCDateTime, utcnow
 from deployserver.models.types import Digest, Json, Name, Uuid
+from deployserver.models.vocabularies import Role, one_of
 
 
 class ApiToken(Base):
@@ -23,3 +24,5 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (one_of("role", Role),)

@@ -20,16 +20,13 @@ from deployserver.errors import Conflict, Invalid
 from deployserver.extensions import AppState, state
 from deployserver.licensing import keys as key_material
 from deployserver.licensing.judge import MAX_KID_LENGTH
-from deployserver.models import SigningKey
+from deployserver.models import KeyStatus, SigningKey
 from deployserver.pagination import Page, SortKey, cursor_str, cursor_time, keyset, page_of
 from deployserver.services import audit
 from deployserver.specs.canonical import digest_of
 
 log = logging.getLogger(__name__)
 
-ACTIVE = "active"
-VERIFY_ONLY = "verify-only"
-RETIRED = "retired"
 STARTUP_ACTOR = audit.Actor(name="system:startup")
 
 
@@ -89,10 +86,10 @@ def _store_new_key(
     session: Session, actor: audit.Actor, secret: str, new: key_material.NewKey
 ) -> SigningKey:
     _lock_keys(session)
-    demoted = list(session.scalars(select(SigningKey).where(SigningKey.status == ACTIVE)))
+    demoted = list(session.scalars(select(SigningKey).where(SigningKey.status == KeyStatus.ACTIVE)))
     for old in demoted:
         before = digest_of(key_state(old))
-        old.status = VERIFY_ONLY
+        old.status = KeyStatus.VERIFY_ONLY
         audit.record(
             session, actor, "key.demote", f"key:{old.kid}", before, digest_of(key_state(old))
         )
@@ -101,7 +98,7 @@ def _store_new_key(
         alg=new.alg,
         public_key=new.public_pem,
         private_key_encrypted=key_material.seal(new.private_key, new.kid, secret),
-        status=ACTIVE,
+        status=KeyStatus.ACTIVE,
         created_at=utcnow(),
     )
     session.add(key)
@@ -125,14 +122,14 @@ def retire_key(session: Session, actor: audit.Actor, kid: str) -> SigningKey:
         key = find_or_404(
             session, SigningKey, kid, guard=_may_be_kid, noun="signing key", code="KEY_NOT_FOUND"
         )
-        if key.status == ACTIVE:
+        if key.status == KeyStatus.ACTIVE:
             raise Conflict(
                 f"key {kid} is the current signing key; generate a new key before retiring it",
                 "KEY_IN_USE",
             )
-        if key.status != RETIRED:
+        if key.status != KeyStatus.RETIRED:
             before = digest_of(key_state(key))
-            key.status = RETIRED
+            key.status = KeyStatus.RETIRED
             key.retired_at = utcnow()
             audit.record(
                 session, actor, "key.retire", f"key:{key.kid}", before, digest_of(key_state(key))
@@ -173,7 +170,7 @@ def current_signer(session: Session, secret: str) -> Signer | None:
     """The newest active key, opened for signing; None when the server has none."""
     key = session.scalar(
         select(SigningKey)
-        .where(SigningKey.status == ACTIVE)
+        .where(SigningKey.status == KeyStatus.ACTIVE)
         .order_by(SigningKey.created_at.desc(), SigningKey.kid.desc())
         .limit(1)
     )
@@ -191,7 +188,9 @@ def ensure_key_in(session: Session, actor: audit.Actor, secret: str) -> SigningK
     """Generate an EdDSA signing key when no key is active; returns the new key, if any."""
     with write_transaction(session):
         _lock_keys(session)
-        if session.scalar(select(SigningKey.kid).where(SigningKey.status == ACTIVE).limit(1)):
+        if session.scalar(
+            select(SigningKey.kid).where(SigningKey.status == KeyStatus.ACTIVE).limit(1)
+        ):
             return None
         key = _store_new_key(session, actor, secret, key_material.generate())
     log.info("generated signing key %s (%s): no active signing key was present", key.kid, key.alg)
@@ -207,7 +206,7 @@ def signing_key_ready(app_state: AppState) -> str:
     try:
         with app_state.sessions() as session:
             found = session.scalar(
-                select(SigningKey.kid).where(SigningKey.status == ACTIVE).limit(1)
+                select(SigningKey.kid).where(SigningKey.status == KeyStatus.ACTIVE).limit(1)
             )
     except SQLAlchemyError as exc:
         log.warning("readiness: cannot read signing keys: %s", type(exc).__name__)

@@ -20,17 +20,14 @@ from deployserver.config import Config
 from deployserver.db import end_read, find_or_404, utcnow, write_transaction
 from deployserver.errors import Conflict, Invalid
 from deployserver.licensing.judge import MAX_TOKEN_LENGTH
-from deployserver.models import Channel, License
+from deployserver.models import Channel, License, LicenseStatus, words
 from deployserver.pagination import Page, SortKey, cursor_str, cursor_time, keyset, page_of
 from deployserver.services import audit
 from deployserver.services.keys import signer_for_issuance
 from deployserver.specs.canonical import NotCanonicalizable, digest_of, normalize
 from deployserver.specs.text import is_uuid, validate_text
 
-ACTIVE = "active"
-SUSPENDED = "suspended"
-REVOKED = "revoked"
-STATUSES = (ACTIVE, SUSPENDED, REVOKED)
+STATUSES = words(LicenseStatus)
 MAX_TTL_DAYS = 36_500
 
 
@@ -164,7 +161,7 @@ def issue_license(
             subject=subject,
             channel=channel,
             claims=claims,
-            status=ACTIVE,
+            status=LicenseStatus.ACTIVE,
             kid=signer.kid,
             issued_at=issued,
             not_before=valid_from,
@@ -191,11 +188,11 @@ def _change_status(
         license = _find_license(session, license_id)
         if license.status == new_status:
             return license
-        if license.status == REVOKED:
+        if license.status == LicenseStatus.REVOKED:
             raise Conflict(
                 f"license {license_id} is revoked for good; issue a new one", "LICENSE_REVOKED"
             )
-        if new_status == ACTIVE and license.status != SUSPENDED:
+        if new_status == LicenseStatus.ACTIVE and license.status != LicenseStatus.SUSPENDED:
             raise Conflict(f"license {license_id} is not suspended", "LICENSE_NOT_SUSPENDED")
         before = digest_of(license_state(license))
         license.status = new_status
@@ -213,17 +210,17 @@ def _change_status(
 
 def revoke_license(session: Session, actor: audit.Actor, license_id: str) -> License:
     """Refuse the license for good."""
-    return _change_status(session, actor, license_id, "revoke", REVOKED)
+    return _change_status(session, actor, license_id, "revoke", LicenseStatus.REVOKED)
 
 
 def suspend_license(session: Session, actor: audit.Actor, license_id: str) -> License:
     """Refuse the license until it is reinstated."""
-    return _change_status(session, actor, license_id, "suspend", SUSPENDED)
+    return _change_status(session, actor, license_id, "suspend", LicenseStatus.SUSPENDED)
 
 
 def reinstate_license(session: Session, actor: audit.Actor, license_id: str) -> License:
     """Make a suspended license valid again (a revoked one stays revoked)."""
-    return _change_status(session, actor, license_id, "reinstate", ACTIVE)
+    return _change_status(session, actor, license_id, "reinstate", LicenseStatus.ACTIVE)
 
 
 def get_license(session: Session, license_id: str) -> License:

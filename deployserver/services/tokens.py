@@ -13,15 +13,15 @@ from sqlalchemy.orm import Session
 
 from deployserver.db import end_read, find_or_404, utcnow, write_transaction
 from deployserver.errors import Invalid
-from deployserver.models import ApiToken, Channel
+from deployserver.models import ApiToken, Channel, Role, words
 from deployserver.pagination import Page, SortKey, cursor_str, keyset, page_of
 from deployserver.services import audit
 from deployserver.services.channels import validate_channel_name
 from deployserver.specs.canonical import digest_of
 from deployserver.specs.text import is_uuid, validate_text
 
-ROLES = ("viewer", "publisher", "admin")
-ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
+ROLES = words(Role)
+ROLE_RANK: dict[str, int] = {role.value: rank for rank, role in enumerate(Role)}
 TOKEN_PREFIX = "dst_"
 # last_used_at is a hint, not an audit trail: refresh it at most this often per token.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
@@ -51,9 +51,9 @@ class Principal:
         return ROLE_RANK[self.role] >= ROLE_RANK[role]
 
     def may_write(self, channel: str) -> bool:
-        if self.role == "admin":
+        if self.role == Role.ADMIN:
             return True
-        return self.role == "publisher" and (self.channels is None or channel in self.channels)
+        return self.role == Role.PUBLISHER and (self.channels is None or channel in self.channels)
 
 
 def token_state(token: ApiToken) -> dict[str, object]:
@@ -81,7 +81,7 @@ def create_token(
     validate_text(name, "name")
     if role not in ROLE_RANK:
         raise Invalid.field("role", f"must be one of {', '.join(ROLES)}")
-    if channels and role != "publisher":
+    if channels and role != Role.PUBLISHER:
         raise Invalid.field("channels", "only a publisher token is limited to channels")
     for channel in channels or ():
         validate_channel_name(channel, "channels")
