@@ -11,7 +11,7 @@ from deployserver.api.blueprint import Blueprint
 from deployserver.api.schemas import Timestamp, page_schema, problems
 from deployserver.auth import require
 from deployserver.db import get_session
-from deployserver.models import AuditEvent, Role
+from deployserver.models import Role
 from deployserver.pagination import Page, PageArgsSchema
 from deployserver.services import audit
 
@@ -41,6 +41,6 @@ class AuditEvents(MethodView):
     @problems(blp, 401, 403, 422)
     @require(Role.VIEWER)
     @blp.arguments(AuditArgsSchema, location="query")
-    def get(self, args: dict[str, Any]) -> Page[AuditEvent]:
+    def get(self, args: dict[str, Any]) -> Page[audit.AuditEntry]:
         """Every write anywhere, newest first."""
         return audit.list_events(get_session(), args["limit"], args["cursor"], args.get("target"))

@@ -19,7 +19,7 @@ from deployserver.extensions import state
 from deployserver.licensing.credentials import license_from_authorization
 from deployserver.licensing.judge import CODES
 from deployserver.licensing.verifier import license_verifier
-from deployserver.models import License, Role
+from deployserver.models import Role
 from deployserver.pagination import PageArgsSchema
 from deployserver.services import licenses
 from deployserver.services.licenses import MAX_TTL_DAYS, STATUSES
@@ -83,7 +83,7 @@ class LicenseSchema(Schema):
 class IssuedLicense:
     """A new license and its JWT (a tuple would read as flask-smorest's (body, status))."""
 
-    license: License
+    license: licenses.LicenseRecord
     token: str
 
 
@@ -169,7 +169,7 @@ class LicenseById(MethodView):
     @require(Role.ADMIN)
     @blp.response(200, LicenseSchema)
     @problems(blp, 401, 403, 404, s404="No such license")
-    def get(self, license_id: str) -> License:
+    def get(self, license_id: str) -> licenses.LicenseRecord:
         """Read one license."""
         return licenses.get_license(get_session(), license_id)
 
@@ -179,7 +179,7 @@ class RevokeLicense(MethodView):
     @require(Role.ADMIN)
     @blp.response(200, LicenseSchema)
     @problems(blp, 401, 403, 404, s404="No such license")
-    def post(self, license_id: str) -> License:
+    def post(self, license_id: str) -> licenses.LicenseRecord:
         """Revoke a license for good."""
         return licenses.revoke_license(get_session(), current_actor(), license_id)
 
@@ -189,7 +189,7 @@ class SuspendLicense(MethodView):
     @require(Role.ADMIN)
     @blp.response(200, LicenseSchema)
     @problems(blp, 401, 403, 404, 409, s404="No such license", s409="The license is revoked")
-    def post(self, license_id: str) -> License:
+    def post(self, license_id: str) -> licenses.LicenseRecord:
         """Suspend a license until it is reinstated."""
         return licenses.suspend_license(get_session(), current_actor(), license_id)
 
@@ -199,6 +199,6 @@ class ReinstateLicense(MethodView):
     @require(Role.ADMIN)
     @blp.response(200, LicenseSchema)
     @problems(blp, 401, 403, 404, 409, s404="No such license", s409="The license is revoked")
-    def post(self, license_id: str) -> License:
+    def post(self, license_id: str) -> licenses.LicenseRecord:
         """Make a suspended license valid again."""
         return licenses.reinstate_license(get_session(), current_actor(), license_id)

@@ -11,7 +11,6 @@ from deployserver.cli.root import app_context, cli, echo_json
 from deployserver.db import get_session
 from deployserver.extensions import state
 from deployserver.licensing import keys as key_material
-from deployserver.models import SigningKey
 from deployserver.services import keys
 from deployserver.services.audit import Actor
 
@@ -20,7 +19,7 @@ def cli_actor() -> Actor:
     return Actor(name=f"cli:{getpass.getuser()}")
 
 
-def key_document(key: SigningKey) -> dict[str, Any]:
+def key_document(key: keys.KeyView) -> dict[str, Any]:
     return {
         "kid": key.kid,
         "alg": key.alg,
@@ -58,7 +57,7 @@ def generate(alg: str, as_json: bool) -> None:
 def list_keys(as_json: bool) -> None:
     """List signing keys, newest first."""
     with app_context():
-        found: list[SigningKey] = []
+        found: list[keys.KeyView] = []
         cursor = None
         while True:
             page = keys.list_keys(get_session(), cursor=cursor)

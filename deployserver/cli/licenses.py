@@ -14,12 +14,11 @@ from deployserver.cli.root import app_context, cli, echo_json
 from deployserver.db import get_session
 from deployserver.extensions import state
 from deployserver.licensing.verifier import license_verifier
-from deployserver.models import License
 from deployserver.services import licenses
 from deployserver.services.licenses import STATUSES
 
 
-def license_document(row: License) -> dict[str, Any]:
+def license_document(row: licenses.LicenseRecord) -> dict[str, Any]:
     return {
         "id": row.id,
         "subject": row.subject,
@@ -120,7 +119,7 @@ def issue(
 def list_licenses(subject: str | None, status: str | None, as_json: bool) -> None:
     """List licenses, newest first."""
     with app_context():
-        found: list[License] = []
+        found: list[licenses.LicenseRecord] = []
         cursor = None
         while True:
             page = licenses.list_licenses(

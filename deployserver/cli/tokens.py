@@ -6,11 +6,10 @@ import click
 
 from deployserver.cli.root import app_context, cli, cli_actor, echo_json
 from deployserver.db import get_session
-from deployserver.models import ApiToken
 from deployserver.services import tokens
 
 
-def token_row(token: ApiToken) -> dict[str, object]:
+def token_row(token: tokens.TokenView) -> dict[str, object]:
     return {
         "id": token.id,
         "name": token.name,

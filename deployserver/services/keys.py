@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from deployserver.db import end_read, find_or_404, get_session, utcnow, write_transaction
+from deployserver.db import (
+    find_or_404,
+    get_session,
+    read_transaction,
+    utcnow,
+    view_of,
+    write_transaction,
+)
 from deployserver.errors import Conflict, Invalid
 from deployserver.extensions import AppState, state
 from deployserver.licensing import keys as key_material
@@ -39,6 +47,18 @@ class Signer:
     private_key: key_material.SigningPrivateKey
 
 
+@dataclass(frozen=True)
+class KeyView:
+    """A signing key as callers see it: public parts only."""
+
+    kid: str
+    alg: str
+    status: str
+    public_key: str
+    created_at: datetime
+    retired_at: datetime | None
+
+
 def key_state(key: SigningKey) -> dict[str, object]:
     """What the audit log digests for a key (public parts only)."""
     return {"kid": key.kid, "alg": key.alg, "status": key.status, "publicKey": key.public_key}
@@ -46,7 +66,7 @@ def key_state(key: SigningKey) -> dict[str, object]:
 
 def generate_key(
     session: Session, actor: audit.Actor, secret: str, alg: str = key_material.DEFAULT_ALGORITHM
-) -> SigningKey:
+) -> KeyView:
     """Create a new signing key; earlier active keys become verify-only."""
     if alg not in key_material.ALGORITHMS:
         raise Invalid.field("alg", f"must be one of {', '.join(key_material.ALGORITHMS)}")
@@ -54,7 +74,7 @@ def generate_key(
     for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
         try:
             with write_transaction(session):
-                return _store_new_key(session, actor, secret, new)
+                return view_of(KeyView, _store_new_key(session, actor, secret, new))
         except OperationalError as exc:
             # InnoDB may pick a concurrent rotation as a deadlock victim (gap locks against
             # the other's insert); its advice is to run the transaction again.
@@ -111,7 +131,7 @@ def _may_be_kid(kid: str) -> bool:
     return len(kid) <= MAX_KID_LENGTH
 
 
-def retire_key(session: Session, actor: audit.Actor, kid: str) -> SigningKey:
+def retire_key(session: Session, actor: audit.Actor, kid: str) -> KeyView:
     """Retire a key: it verifies nothing from now on (within the license cache bound).
 
     The current signing key cannot be retired: generate its successor first, so the server
@@ -134,10 +154,10 @@ def retire_key(session: Session, actor: audit.Actor, kid: str) -> SigningKey:
             audit.record(
                 session, actor, "key.retire", f"key:{key.kid}", before, digest_of(key_state(key))
             )
-    return key
+        return view_of(KeyView, key)
 
 
-def list_keys(session: Session, limit: int = 500, cursor: str | None = None) -> Page[SigningKey]:
+def list_keys(session: Session, limit: int = 500, cursor: str | None = None) -> Page[KeyView]:
     """Every key, newest first."""
     query = keyset(
         select(SigningKey),
@@ -146,8 +166,8 @@ def list_keys(session: Session, limit: int = 500, cursor: str | None = None) -> 
         SortKey("at", SigningKey.created_at, cursor_time),
         SortKey("kid", SigningKey.kid, cursor_str),
     )
-    rows = list(session.scalars(query))
-    end_read(session)
+    with read_transaction(session):
+        rows = [view_of(KeyView, row) for row in session.scalars(query)]
     return page_of(rows, limit, lambda key: {"at": key.created_at.isoformat(), "kid": key.kid})
 
 
@@ -184,7 +204,7 @@ def current_signer(session: Session, secret: str) -> Signer | None:
     return Signer(kid=key.kid, alg=key.alg, private_key=private_key)
 
 
-def ensure_key_in(session: Session, actor: audit.Actor, secret: str) -> SigningKey | None:
+def ensure_key_in(session: Session, actor: audit.Actor, secret: str) -> KeyView | None:
     """Generate an EdDSA signing key when no key is active; returns the new key, if any."""
     with write_transaction(session):
         _lock_keys(session)
@@ -192,7 +212,7 @@ def ensure_key_in(session: Session, actor: audit.Actor, secret: str) -> SigningK
             select(SigningKey.kid).where(SigningKey.status == KeyStatus.ACTIVE).limit(1)
         ):
             return None
-        key = _store_new_key(session, actor, secret, key_material.generate())
+        key = view_of(KeyView, _store_new_key(session, actor, secret, key_material.generate()))
     log.info("generated signing key %s (%s): no active signing key was present", key.kid, key.alg)
     return key
 

@@ -6,12 +6,12 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from deployserver.db import end_read, find_or_404, utcnow, write_transaction
+from deployserver.db import find_or_404, read_transaction, utcnow, view_of, write_transaction
 from deployserver.errors import Invalid
 from deployserver.models import ApiToken, Channel, Role, words
 from deployserver.pagination import Page, SortKey, cursor_str, keyset, page_of
@@ -56,6 +56,19 @@ class Principal:
         return self.role == Role.PUBLISHER and (self.channels is None or channel in self.channels)
 
 
+@dataclass(frozen=True)
+class TokenView:
+    """An API token as callers see it: never the secret or its hash."""
+
+    id: str
+    name: str
+    role: str
+    channels: list[str] | None
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
 def token_state(token: ApiToken) -> dict[str, object]:
     """What the audit log digests for a token (never the secret or its hash)."""
     return {
@@ -73,8 +86,8 @@ def create_token(
     name: str,
     role: str,
     channels: list[str] | None = None,
-) -> tuple[ApiToken, str]:
-    """Create a token; returns the row and the secret, which is never stored or shown again."""
+) -> tuple[TokenView, str]:
+    """Create a token; returns it and the secret, which is never stored or shown again."""
     name = name.strip()
     if not name or len(name) > MAX_TOKEN_NAME:
         raise Invalid.field("name", f"must be 1 to {MAX_TOKEN_NAME} characters")
@@ -104,19 +117,19 @@ def create_token(
         audit.record(
             session, actor, "token.create", f"token:{token.id}", None, digest_of(token_state(token))
         )
-    return token, secret
+        return view_of(TokenView, token), secret
 
 
-def list_tokens(session: Session, limit: int = 500, cursor: str | None = None) -> Page[ApiToken]:
+def list_tokens(session: Session, limit: int = 500, cursor: str | None = None) -> Page[TokenView]:
     query = keyset(
         select(ApiToken), cursor, limit, SortKey("id", ApiToken.id, cursor_str), descending=False
     )
-    rows = list(session.scalars(query))
-    end_read(session)
+    with read_transaction(session):
+        rows = [view_of(TokenView, row) for row in session.scalars(query)]
     return page_of(rows, limit, lambda token: {"id": token.id})
 
 
-def revoke_token(session: Session, actor: audit.Actor, token_id: str) -> ApiToken:
+def revoke_token(session: Session, actor: audit.Actor, token_id: str) -> TokenView:
     with write_transaction(session):
         token = find_or_404(
             session, ApiToken, token_id, guard=is_uuid, noun="token", code="TOKEN_NOT_FOUND"
@@ -132,7 +145,7 @@ def revoke_token(session: Session, actor: audit.Actor, token_id: str) -> ApiToke
                 before,
                 digest_of(token_state(token)),
             )
-    return token
+        return view_of(TokenView, token)
 
 
 def resolve_token(session: Session, secret: str) -> Principal | None:
