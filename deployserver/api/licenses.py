@@ -16,7 +16,7 @@ from deployserver.auth import current_actor, require
 from deployserver.db import get_session
 from deployserver.errors import Invalid
 from deployserver.extensions import state
-from deployserver.licensing.credentials import license_from_authorization
+from deployserver.licensing.credentials import license_from_authorization, trim_license
 from deployserver.licensing.judge import CODES
 from deployserver.licensing.verifier import license_verifier
 from deployserver.models import Role
@@ -127,7 +127,9 @@ class Validate(MethodView):
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Say whether a license is valid, and why not."""
         token = data.get("license")
-        if token is None:
+        if token is not None:
+            token = trim_license(token)
+        else:
             header = request.headers.get("Authorization")
             if header is None:
                 raise Invalid.field("license", "give the license in the body or as Basic password")

@@ -52,8 +52,19 @@ class RenderedSpecSchema(Schema):
     values = fields.Dict(required=True)
 
 
+class RenderWarningSchema(Schema):
+    code = fields.String(required=True, metadata={"enum": ["CHART_IGNORED", "PIN_IGNORED"]})
+    path = fields.String(required=True)
+    detail = fields.String(required=True)
+
+
 class RenderedSchema(Schema):
     spec = fields.Nested(RenderedSpecSchema, required=True)
+    warnings = fields.List(
+        fields.Nested(RenderWarningSchema),
+        required=True,
+        metadata={"description": "Where the operator reads the given layers differently"},
+    )
 
 
 @blp.route("/<name>/render")
@@ -69,8 +80,9 @@ class Render(MethodView):
         422,
         s403="The token lacks the viewer role, or reveal=true without the admin role (FORBIDDEN)",
         s404="No such channel (CHANNEL_NOT_FOUND), or it has no release yet (CHANNEL_EMPTY)",
-        s422="Validation failed; a kind clash between layers or a null (MERGE_CONFLICT, the "
-        "path in errors); a release never head of the channel (NOT_IN_CHANNEL_HISTORY)",
+        s422="Validation failed; where the operator's reconcile fails too, a kind clash between "
+        "layers or a null meeting a value (MERGE_CONFLICT, the path in errors); a release never "
+        "head of the channel (NOT_IN_CHANNEL_HISTORY)",
     )
     @require(Role.VIEWER)
     @blp.arguments(RenderArgsSchema, location="query")
@@ -79,11 +91,11 @@ class Render(MethodView):
         """Preview the spec the operator would apply: CR > user input > release > defaults."""
         if args["reveal"]:
             require_role_for(Role.ADMIN, "reveal=true")
-        spec = render.render_spec(
+        rendered = render.render_spec(
             get_session(),
             name,
             render.RenderRequest(**data),
             state().config.operator_namespace,
             reveal=args["reveal"],
         )
-        return {"spec": spec}
+        return {"spec": rendered.spec, "warnings": rendered.warnings}

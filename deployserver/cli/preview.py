@@ -68,17 +68,19 @@ def render_command(
     with app_context() as app:
         session = get_session()
         release_id = releases.find_release_ref(session, release_ref).id if release_ref else None
-        spec = render.render_spec(
+        rendered = render.render_spec(
             session,
             channel,
             render.RenderRequest(release_id, request_user_input, request_cr),
             state(app).config.operator_namespace,
             reveal=reveal,
         )
+    for warning in rendered.warnings:
+        click.echo(f"warning: {warning['code']} {warning['path']}: {warning['detail']}", err=True)
     if as_json:
-        echo_json(spec)
+        echo_json(rendered.spec)
     else:
-        click.echo(yaml.safe_dump(spec, sort_keys=True, allow_unicode=True), nl=False)
+        click.echo(yaml.safe_dump(rendered.spec, sort_keys=True, allow_unicode=True), nl=False)
 
 
 @cli.command("diff")

@@ -1,4 +1,8 @@
-"""Reading a license from HTTP Basic credentials (user ``license``, the JWT as password)."""
+"""Reading a license from HTTP Basic credentials (user ``license``, the JWT as password).
+
+A license kept in a Kubernetes secret made from a file usually ends in a newline, and the
+operator sends the secret's bytes untrimmed: whitespace around a license is not part of it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,13 @@ import base64
 from deployserver.errors import BASIC_CHALLENGE, Unauthorized
 
 LICENSE_USER = "license"
+# Spaces, tabs, CR and LF: what a file or a copy-paste leaves around a token (a JWT has none).
+SURROUNDING_WHITESPACE = " \t\r\n"
+
+
+def trim_license(token: str) -> str:
+    """``token`` without the whitespace a file or a copy-paste leaves around it."""
+    return token.strip(SURROUNDING_WHITESPACE)
 
 
 def license_from_authorization(header: str) -> str:
@@ -18,6 +29,7 @@ def license_from_authorization(header: str) -> str:
         except ValueError:  # bad base64 (binascii.Error), non-ASCII input, bad UTF-8
             decoded = ""
         user, separator, password = decoded.partition(":")
+        password = trim_license(password)
         if separator and user == LICENSE_USER and password:
             return password
     raise Unauthorized(

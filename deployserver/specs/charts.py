@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from deployserver.errors import Invalid
+from deployserver.specs.oci import parse_reference, reference_problem
 from deployserver.specs.text import unstorable, validate_text
 
 CREDENTIAL_SECRET_FIELDS = ("name", "usernameKey", "passwordKey")
@@ -43,13 +44,6 @@ def chart_shape(chart: dict[str, Any]) -> str | None:
     if "url" in chart:
         return "repo"
     return None
-
-
-def oci_has_tag(url: str) -> bool:
-    """``oci://host[:port]/repo/chart:tag`` (or ``@sha256:...``) names a tag or digest."""
-    _, _, rest = url[len("oci://") :].partition("/")
-    last = rest.rsplit("/", 1)[-1]
-    return "@" in last or (":" in last and not last.endswith(":"))
 
 
 def validate_chart(chart: Any, field: str = "chart") -> dict[str, Any]:
@@ -101,11 +95,21 @@ def _check_strings(chart: dict[str, Any], field: str) -> None:
 
 def _check_oci(chart: dict[str, Any], field: str) -> None:
     url = chart["url"]
-    if not urlsplit(url).netloc or not urlsplit(url).path.strip("/"):
-        raise Invalid.field(f"{field}.url", "must be oci://<registry>/<repository>")
-    if not chart.get("version", "").strip() and not oci_has_tag(url):
+    problem = reference_problem(url)
+    if problem is not None:
+        raise Invalid.field(f"{field}.url", problem)
+    reference = parse_reference(url)
+    assert reference is not None
+    version = chart.get("version", "")
+    if not version.strip() and reference.tag is None and reference.digest is None:
         raise Invalid.field(
-            f"{field}.version", "is required for an OCI chart unless the URL has a tag"
+            f"{field}.version", "is required for an OCI chart unless the URL has a tag or digest"
+        )
+    # Helm pulls with both and refuses a version that is not the URL's own tag.
+    if version and reference.tag is not None and version != reference.tag:
+        raise Invalid.field(
+            f"{field}.version",
+            f"differs from the tag {reference.tag!r} in the URL (Helm refuses to pull it)",
         )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from deployserver.errors import Invalid
-from deployserver.specs.paths import index_path, key_path, under
+from deployserver.specs.paths import key_path, under
 
 
 class MergeConflict(ValueError):
@@ -79,26 +79,6 @@ class LayerConflict(MergeConflict):
     def __init__(self, path: str, message: str, layer: int) -> None:
         super().__init__(path, message)
         self.layer = layer
-
-
-def null_path(values: Any, path: str = "") -> str | None:
-    """The path of the first null in ``values`` (sorted keys, list order), or None.
-
-    The operator merges a null only until it meets another layer's value at the same key;
-    whether it does depends on installations' own overrides, so a null is refused anywhere.
-    """
-    stack: list[tuple[Any, str]] = [(values, path)]
-    while stack:
-        item, where = stack.pop()
-        if item is None:
-            return where
-        if isinstance(item, dict):
-            stack.extend((item[key], key_path(where, key)) for key in sorted(item, reverse=True))
-        elif isinstance(item, list | tuple):
-            stack.extend(
-                (child, index_path(where, i)) for i, child in reversed(list(enumerate(item)))
-            )
-    return None
 
 
 def merge_specs(*layers: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,19 +1,22 @@
 """Helm values, release metadata and versions as the operator can consume them.
 
 Values are a JSON object with no null anywhere (the operator's merge crashes on one),
-numbers that JSON can carry, and a ``reconcileFrequency`` the operator can parse with Go's
-``time.ParseDuration``. YAML is read with the safe loader restricted to plain data.
+numbers Go can decode (finite, within float64's range), and a ``reconcileFrequency`` that Go's
+``time.ParseDuration`` reads as 1m..24h (specs.durations). YAML is read with the safe loader
+restricted to plain data.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import sys
 from typing import Any
 
 import yaml
 
 from deployserver.errors import Invalid
+from deployserver.specs.durations import reconcile_frequency_problem
 from deployserver.specs.paths import index_path, key_path, under
 from deployserver.specs.text import unstorable, validate_text
 
@@ -32,22 +35,10 @@ RECONCILE_FREQUENCY = "reconcileFrequency"
 # More than a 1 MiB JSON body can hold; only alias expansion gets past it.
 MAX_VALUE_NODES = 1_000_000
 
-# Go's time.ParseDuration: "0", or a signed sequence of decimal numbers each with a unit.
-_GO_DURATION_RE = re.compile(
-    r"^[-+]?(?:0|(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+)$"
-)
-_GO_DURATION_PART = re.compile(r"([0-9]+\.?[0-9]*|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
-_NANOSECONDS = {
-    "ns": 1,
-    "us": 1_000,
-    "µs": 1_000,
-    "μs": 1_000,
-    "ms": 1_000_000,
-    "s": 1_000_000_000,
-    "m": 60_000_000_000,
-    "h": 3_600_000_000_000,
-}
-_GO_MAX_DURATION = 2**63 - 1
+# The largest finite float64: Go decodes every JSON number into one, and a poll whose body
+# holds an integer beyond it fails to decode on every installation of the channel.
+MAX_FLOAT64 = sys.float_info.max
+_MAX_FLOAT64_INT = int(MAX_FLOAT64)
 
 
 def is_semver(version: Any) -> bool:
@@ -82,32 +73,29 @@ def semver_key(version: str) -> tuple[Any, ...]:
     return (int(major), int(minor), int(patch), *tail)
 
 
-def is_go_duration(text: Any) -> bool:
-    """True when Go's ``time.ParseDuration`` accepts ``text`` (grammar and int64 range)."""
-    if not isinstance(text, str) or not _GO_DURATION_RE.fullmatch(text):
-        return False
-    from fractions import Fraction
-
-    total = sum(
-        (Fraction(number) * _NANOSECONDS[unit] for number, unit in _GO_DURATION_PART.findall(text)),
-        Fraction(0),
-    )
-    return total <= _GO_MAX_DURATION
-
-
-def validate_values(values: Any, field: str = "values", allow_null: bool = False) -> dict[str, Any]:
+def validate_values(values: Any, field: str = "values") -> dict[str, Any]:
     """Return ``values`` when the operator can merge and use them; else 422 naming the path.
 
-    ``allow_null`` leaves nulls to the caller (render refuses them as merge conflicts).
+    Publishing is strict: no null anywhere (whether one crashes the operator's merge depends
+    on every installation's own overrides), and a ``reconcileFrequency`` within 1m..24h.
+    """
+    check_plain_values(values, field, allow_null=False)
+    if RECONCILE_FREQUENCY in values:
+        problem = reconcile_frequency_problem(values[RECONCILE_FREQUENCY])
+        if problem is not None:
+            raise Invalid.field(under(field, RECONCILE_FREQUENCY), problem)
+    return values
+
+
+def check_plain_values(values: Any, field: str, allow_null: bool) -> dict[str, Any]:
+    """``values`` when they are an object of plain data Go can decode; else 422 naming the path.
+
+    Plain data: string keys, storable text, finite numbers within float64's range, and
+    (unless ``allow_null``) no null. Render checks what installations bring with this alone.
     """
     if not isinstance(values, dict):
         raise Invalid.field(field, "must be an object")
     _check_value(values, "", field, allow_null)
-    if RECONCILE_FREQUENCY in values and not is_go_duration(values[RECONCILE_FREQUENCY]):
-        raise Invalid.field(
-            under(field, RECONCILE_FREQUENCY),
-            "must be a Go duration string such as 10m, 1h30m or 300ms",
-        )
     return values
 
 
@@ -128,11 +116,22 @@ def _check_value(value: Any, path: str, field: str, allow_null: bool) -> None:
         if isinstance(item, str):
             validate_text(item, under(field, where))
             continue
-        if isinstance(item, bool | int):
+        if isinstance(item, bool):
+            continue
+        if isinstance(item, int):
+            if abs(item) > _MAX_FLOAT64_INT:
+                raise Invalid.field(
+                    under(field, where),
+                    f"is beyond the range of a float64 (±{MAX_FLOAT64!r}), the operator "
+                    "cannot decode it",
+                )
             continue
         if isinstance(item, float):
             if math.isnan(item) or math.isinf(item):
-                raise Invalid.field(under(field, where), "NaN and infinities are not allowed")
+                raise Invalid.field(
+                    under(field, where),
+                    "NaN and infinities are not allowed (nor a number beyond float64's range)",
+                )
             continue
         if isinstance(item, dict):
             for key, child in item.items():

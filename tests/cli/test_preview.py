@@ -98,6 +98,21 @@ def test_render_layers_from_files_with_pin_and_masking(
     assert json.loads(revealed.stdout)["values"]["global"]["license"] == "secret-jwt"
 
 
+def test_render_warnings_go_to_stderr(
+    invoke: Invoke, two_releases: tuple[str, str], tmp_path: Path
+) -> None:
+    _, new = two_releases
+    user = write(tmp_path, "user.yaml", {"_releaseId": 5})
+    cr = write(tmp_path, "cr.yaml", {"chart": {"url": "oci://r.example/Charts/op"}})
+    result = invoke("render", "stable", "--user-input", user, "--cr", cr, "--json")
+    assert result.exit_code == 0, result.output
+    spec = json.loads(result.stdout)
+    assert spec["metadata"]["releaseId"] == new and spec["chart"]["version"] == "0.84.0"
+    lines = result.stderr.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["warning", "warning"]
+    assert "CHART_IGNORED cr.chart" in lines[0] and "PIN_IGNORED userInput._releaseId" in lines[1]
+
+
 def test_render_release_by_id_or_version(invoke: Invoke, two_releases: tuple[str, str]) -> None:
     old, _ = two_releases
     for ref in (old, "0.1.0"):
@@ -111,7 +126,7 @@ def test_render_release_by_id_or_version(invoke: Invoke, two_releases: tuple[str
         (["render", "nope"], {}, "no channel 'nope'"),
         (["render", "stable", "--release", "9.9.9"], {}, "no release with id or version"),
         (["render", "stable", "--user-input", "{u}"], {"u": {"n": {"x": 1}}}, "values.n: "),
-        (["render", "stable", "--user-input", "{u}"], {"u": {"a": None}}, "values.a: null"),
+        (["render", "stable", "--user-input", "{u}"], {"u": {"n": None}}, "values.n: null"),
         (["render", "stable", "--cr", "{u}"], {"u": {"chart": {}, "spec": 1}}, "--cr: holds spec"),
         (["render", "stable", "--user-input", "{u}"], {"u": "- [unclosed"}, "--user-input: line"),
         (["diff", "0.1.0", "nope"], {}, "no release with id or version 'nope'"),

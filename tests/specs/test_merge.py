@@ -18,7 +18,6 @@ from deployserver.specs.merge import (
     kind_of,
     merge_specs,
     merge_values,
-    null_path,
 )
 
 # (rule, earlier layer, later layer, merged)
@@ -234,17 +233,3 @@ def test_merge_specs_does_not_share_containers() -> None:
     merged["chart"]["path"] = "/other"
     merged["values"]["l"].append(2)
     assert chart == {"path": "/c"} and values == {"l": [1]}
-
-
-@pytest.mark.parametrize(
-    ("values", "path"),
-    [
-        ({"a": 1}, None),
-        ({"a": None}, "a"),
-        ({"a": {"b": [1, {"c": None}]}}, "a.b[1].c"),
-        ({"z": None, "a": {"x.y": None}}, 'a["x.y"]'),
-        ([None], "[0]"),
-    ],
-)
-def test_null_path_finds_the_first_null_in_sorted_order(values: Any, path: str | None) -> None:
-    assert null_path(values) == path

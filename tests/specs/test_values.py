@@ -8,7 +8,6 @@ import pytest
 
 from deployserver.errors import Invalid
 from deployserver.specs.values import (
-    is_go_duration,
     is_semver,
     parse_values_yaml,
     validate_metadata,
@@ -47,21 +46,6 @@ def test_semver_refuses(version: Any) -> None:
     assert not is_semver(version)
 
 
-@pytest.mark.parametrize(
-    "text", ["10m", "1h30m", "300ms", "1.5h", "0", "-1h", "+5s", ".5s", "5.s", "1µs", "2h45m0.5s"]
-)
-def test_go_durations(text: str) -> None:
-    assert is_go_duration(text)
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["", "10", "1d", "h", ".s", "1h 30m", "0.0", "99999999999h", "1.h2", "1H", 10, "\u0661m"],
-)
-def test_not_go_durations(text: Any) -> None:
-    assert not is_go_duration(text)
-
-
 def errors_of(call: Any, *args: Any) -> dict[str, list[str]]:
     with pytest.raises(Invalid) as caught:
         call(*args)
@@ -90,6 +74,52 @@ def test_invalid_values_name_the_path(values: Any, field: str) -> None:
 def test_valid_values_pass_unchanged() -> None:
     values = {"reconcileFrequency": "10m", "a": {"b": [1, 2.5, True, "s"]}, "nested": {}}
     assert validate_values(values) == values
+
+
+BIG = 10**310  # "1" and 310 zeros: beyond float64, so Go cannot decode it
+LARGEST = int(1.7976931348623157e308)  # the largest float64, as an integer
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"n": BIG}, "values.n"),
+        ({"n": -BIG}, "values.n"),
+        ({"a": {"b": [1, BIG]}}, "values.a.b[1]"),
+        ({"n": LARGEST + 1}, "values.n"),
+    ],
+)
+def test_integers_beyond_float64_are_refused(values: Any, field: str) -> None:
+    errors = errors_of(validate_values, values)
+    assert list(errors) == [field]
+    assert "float64" in errors[field][0]
+
+
+def test_integers_within_float64_pass() -> None:
+    values = {"largest": LARGEST, "smallest": -LARGEST, "above_2_53": 2**53 + 1}
+    assert validate_values(values) == values
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("1m", True),
+        ("1h30m", True),
+        ("24h", True),
+        ("1ms", False),
+        ("0s", False),
+        ("-5m", False),
+        ("25h", False),
+    ],
+)
+def test_reconcile_frequency_within_1m_and_24h(value: str, accepted: bool) -> None:
+    values = {"reconcileFrequency": value}
+    if accepted:
+        assert validate_values(values) == values
+        return
+    errors = errors_of(validate_values, values)
+    assert list(errors) == ["values.reconcileFrequency"]
+    assert "between 1m and 24h" in errors["values.reconcileFrequency"][0]
 
 
 def test_reconcile_frequency_only_checked_at_top_level() -> None:
@@ -127,6 +157,11 @@ def test_yaml_plain_data() -> None:
         ("- a\n- b", "valuesYaml", "mapping"),
         ("just a string", "valuesYaml", "mapping"),
         ("reconcileFrequency: 10", "valuesYaml.reconcileFrequency", "Go duration"),
+        ("reconcileFrequency: 1ms", "valuesYaml.reconcileFrequency", "between 1m and 24h"),
+        ("n: 1" + "0" * 310, "valuesYaml.n", "float64"),
+        ("n: -1" + "0" * 310, "valuesYaml.n", "float64"),
+        ("n: 0x1" + "0" * 300, "valuesYaml.n", "float64"),
+        ("n: 1.0e+400", "valuesYaml.n", "float64"),
     ],
 )
 def test_yaml_refusals(text: str, field: str, fragment: str) -> None:
