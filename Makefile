@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev run test lint fmt typecheck migrate bench bench-scale bench-storm clean
+.PHONY: help install dev run test lint fmt typecheck migrate chromium bench bench-scale bench-storm clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -50,7 +50,12 @@ fmt: $(DEV_STAMP) ## Format and autofix with ruff
 typecheck: $(DEV_STAMP) ## mypy on the package
 	$(BIN)/mypy
 
-test: $(DEV_STAMP) ## Lint, check migrations against models, run the test suite
+# The console's browser tests drive Debian's chromium; Playwright's own browser download
+# (`playwright install`) is never used.
+chromium: ## Install Debian's chromium for the browser tests when it is missing
+	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium; }
+
+test: $(DEV_STAMP) chromium ## Lint, check migrations against models, run the test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -8,8 +8,12 @@ from flask import Flask
 from flask_smorest import Api
 
 from deployserver import db
-from deployserver.api import BLUEPRINTS
+from deployserver.api import BLUEPRINTS, docs
+from deployserver.api.converters import register_converters
+from deployserver.api.docs import SWAGGER_UI_ASSETS
+from deployserver.api.openapi import ProblemResponsesPlugin, declare_security_schemes
 from deployserver.config import Config
+from deployserver.console import register_console
 from deployserver.errors import register_errorhandlers
 from deployserver.extensions import AppState, state
 from deployserver.request_id import RequestIdMiddleware, current_request_id
@@ -33,13 +37,17 @@ def create_app(config: Config | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        # Served by the server itself (api/docs.py): /docs works with no internet access.
+        OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_ASSETS,
+        # No "validator" badge: it would send the document to another origin.
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
     )
     app.json.sort_keys = True  # type: ignore[attr-defined]
     configure_logging(config)
     register_extensions(app, config)
     register_request_hooks(app)
     register_blueprints(app)
+    register_console(app)
     register_errorhandlers(app)
     register_startup(app)
     return app
@@ -69,7 +77,10 @@ def register_extensions(app: Flask, config: Config) -> None:
     engine = db.create_db_engine(config.sqlalchemy_url)
     # One Api per app: its OpenAPI document belongs to the app (tests build many apps).
     app.extensions["deployserver"] = AppState(
-        config=config, engine=engine, sessions=db.make_sessionmaker(engine), api=Api(app)
+        config=config,
+        engine=engine,
+        sessions=db.make_sessionmaker(engine),
+        api=Api(app, spec_kwargs={"extra_plugins": [ProblemResponsesPlugin()]}),
     )
     app.teardown_appcontext(db.close_session)
 
@@ -80,8 +91,11 @@ def register_request_hooks(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     api = state(app).api
+    register_converters(app, api)
+    declare_security_schemes(api)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    app.register_blueprint(docs.blp)
 
 
 def register_startup(app: Flask) -> None:

@@ -15,7 +15,7 @@ from flask import g, request
 from deployserver.db import get_session
 from deployserver.errors import Forbidden, Unauthorized
 from deployserver.models import Role
-from deployserver.request_id import current_request_id
+from deployserver.request_id import current_client_request_id, current_request_id
 from deployserver.services.audit import Actor
 from deployserver.services.tokens import Principal, resolve_token
 
@@ -68,6 +68,12 @@ def require(role: str, channel_arg: str | None = None) -> Callable[[F], F]:
             g.principal = principal
             return view(*args, **kwargs)
 
+        # The OpenAPI document: this operation takes a bearer token (flask-smorest's doc).
+        apidoc = getattr(wrapper, "_apidoc", {})
+        wrapper._apidoc = {  # type: ignore[attr-defined]
+            **apidoc,
+            "manual_doc": {**apidoc.get("manual_doc", {}), "security": [{"bearerAuth": []}]},
+        }
         return cast(F, wrapper)
 
     return decorator
@@ -83,4 +89,8 @@ def require_role_for(role: str, what: str) -> None:
 def current_actor() -> Actor:
     """The actor for services: the authenticated token and this request's id."""
     principal: Principal = g.principal
-    return Actor(name=principal.actor_name, request_id=current_request_id())
+    return Actor(
+        name=principal.actor_name,
+        request_id=current_request_id(),
+        client_request_id=current_client_request_id(),
+    )

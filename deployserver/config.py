@@ -98,6 +98,8 @@ class Config:
     installation_buffer_entries: int = 100_000
     # Proxies in front of the server whose X-Forwarded-For entries are believed (0: none).
     trusted_proxies: int = 0
+    # Console sessions end after this many minutes without a request.
+    console_session_minutes: int = 720
     testing: bool = False
 
     # name -> (parser); the environment variable is PREFIX + name.upper()
@@ -111,6 +113,7 @@ class Config:
         "installation_retention_days": lambda n, v: _int(n, v, 1),
         "installation_buffer_entries": lambda n, v: _int(n, v, 1),
         "trusted_proxies": lambda n, v: _int(n, v, 0),
+        "console_session_minutes": lambda n, v: _int(n, v, 1),
         "allow_anonymous": _bool,
     }
 

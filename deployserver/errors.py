@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, has_request_context, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -21,6 +21,8 @@ from deployserver.request_id import current_request_id
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+# Where a URL converter notes why it refused a path segment: (404 code, parameter, reason).
+PATH_REFUSAL = "deployserver.path_refusal"
 BASIC_CHALLENGE = 'Basic realm="deployserver"'
 
 
@@ -80,6 +82,12 @@ class Conflict(DeployServerError):
     status = 409
     code = "CONFLICT"
     title = "Conflict"
+
+
+class UnsupportedMediaType(DeployServerError):
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    title = "Unsupported media type"
 
 
 class Unavailable(DeployServerError):
@@ -142,7 +150,9 @@ def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     flat: dict[str, list[str]] = {}
     if isinstance(messages, Mapping):
         for key, value in messages.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
+            # A path relative to a field may start with a list index: "values[0].a".
+            joiner = "" if str(key).startswith("[") else "."
+            path = f"{prefix}{joiner}{key}" if prefix else str(key)
             flat.update(flatten_messages(value, path))
     elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
         flat[prefix or "_schema"] = list(messages)
@@ -182,6 +192,9 @@ def handle_http_exception(exc: HTTPException) -> Response:
         else:
             errors = flatten_messages(located)
             detail = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items())
+    if status == 404 and has_request_context() and PATH_REFUSAL in request.environ:
+        code, parameter, reason = request.environ[PATH_REFUSAL]
+        detail, errors = f"{parameter}: {reason}", {parameter: [reason]}
     headers = {}
     if status == 405 and exc.get_response().headers.get("Allow"):
         headers["Allow"] = exc.get_response().headers["Allow"]

@@ -1,4 +1,8 @@
-"""Request ids: accepted from ``X-Request-ID`` or generated, echoed, logged, put in errors.
+"""Request ids: the server's own for every request, echoed, logged, put in errors and audit.
+
+A caller's ``X-Request-ID`` is never adopted as the server's id: it is kept beside it, as the
+client's request id (audit events record both, separately), so a REST call cannot pose as a
+server-side run such as a channel sync (whose ids the server writes itself).
 
 Done as WSGI middleware rather than Flask hooks: it runs on every request, the polling hot
 path included, and a hook pair costs several times more than the work itself.
@@ -15,6 +19,7 @@ from flask import has_request_context, request
 
 HEADER = "X-Request-ID"
 ENVIRON_KEY = "deployserver.request_id"
+CLIENT_ENVIRON_KEY = "deployserver.client_request_id"
 # Accept a caller's request id only if it is short and harmless to log.
 # fullmatch: with match, ``$`` also matches before a trailing newline.
 _ACCEPTABLE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -26,8 +31,10 @@ class RequestIdMiddleware:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         given = environ.get("HTTP_X_REQUEST_ID")
-        request_id = given if given and _ACCEPTABLE.fullmatch(given) else os.urandom(16).hex()
+        request_id = os.urandom(16).hex()
         environ[ENVIRON_KEY] = request_id
+        if given and _ACCEPTABLE.fullmatch(given):
+            environ[CLIENT_ENVIRON_KEY] = given
 
         def start_with_id(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
             headers.append((HEADER, request_id))
@@ -37,7 +44,14 @@ class RequestIdMiddleware:
 
 
 def current_request_id() -> str | None:
-    """This request's id; None outside a request."""
+    """This request's id (the server's own); None outside a request."""
     if not has_request_context():
         return None
     return request.environ.get(ENVIRON_KEY)
+
+
+def current_client_request_id() -> str | None:
+    """The ``X-Request-ID`` the caller sent (when short and harmless to log), or None."""
+    if not has_request_context():
+        return None
+    return request.environ.get(CLIENT_ENVIRON_KEY)

@@ -91,10 +91,12 @@ def test_unexpected_error_is_500_without_internals(probe_client: FlaskClient) ->
     assert "Traceback" not in body["detail"]
 
 
-def test_request_id_is_accepted_and_echoed(client: FlaskClient) -> None:
+def test_the_server_always_uses_its_own_request_id(client: FlaskClient) -> None:
+    # A caller's id is kept apart (audit events record it as clientRequestId), never adopted.
     response = client.get("/nowhere", headers={"X-Request-ID": "abc-123"})
-    assert response.headers["X-Request-ID"] == "abc-123"
-    assert response.get_json(force=True)["requestId"] == "abc-123"
+    own = response.headers["X-Request-ID"]
+    assert own != "abc-123" and len(own) == 32 and int(own, 16) >= 0
+    assert response.get_json(force=True)["requestId"] == own
 
 
 def test_unsafe_request_id_is_replaced(client: FlaskClient) -> None:
@@ -104,8 +106,8 @@ def test_unsafe_request_id_is_replaced(client: FlaskClient) -> None:
     assert len(generated) == 32
 
 
-def test_request_id_with_a_trailing_newline_is_replaced() -> None:
-    from deployserver.request_id import ENVIRON_KEY, RequestIdMiddleware
+def test_a_client_request_id_with_a_trailing_newline_is_dropped() -> None:
+    from deployserver.request_id import CLIENT_ENVIRON_KEY, ENVIRON_KEY, RequestIdMiddleware
 
     seen: dict[str, Any] = {}
 
@@ -114,7 +116,9 @@ def test_request_id_with_a_trailing_newline_is_replaced() -> None:
         return []
 
     RequestIdMiddleware(wsgi_app)({"HTTP_X_REQUEST_ID": "abc-123\n"}, lambda *a: None)
-    assert seen[ENVIRON_KEY] != "abc-123\n" and len(seen[ENVIRON_KEY]) == 32
+    assert len(seen[ENVIRON_KEY]) == 32 and CLIENT_ENVIRON_KEY not in seen
+    RequestIdMiddleware(wsgi_app)({"HTTP_X_REQUEST_ID": "abc-123"}, lambda *a: None)
+    assert seen[CLIENT_ENVIRON_KEY] == "abc-123" and seen[ENVIRON_KEY] != "abc-123"
 
 
 def test_log_records_carry_the_request_id(app: Flask) -> None:
@@ -130,8 +134,10 @@ def test_log_records_carry_the_request_id(app: Flask) -> None:
     assert RequestIdFilter().filter(record) and record.request_id == "-"  # type: ignore[attr-defined]
 
 
-def test_json_nested_too_deeply_is_400_not_500(client: FlaskClient) -> None:
-    # Unauthenticated and parsed before anything else: must stay a clean refusal.
+def test_json_nested_too_deeply_is_422_not_500(client: FlaskClient) -> None:
+    # Unauthenticated and parsed before anything else: must stay a clean refusal, and say
+    # what is wrong (it is valid JSON, only deeper than the parser reads).
     body = '{"license":' + "[" * 100_000 + "]" * 100_000 + "}"
     response = client.post("/api/v1/licenses/validate", data=body, content_type="application/json")
-    assert_problem(response, 400, "MALFORMED_JSON")
+    problem = assert_problem(response, 422, "NESTING_TOO_DEEP")
+    assert "nested too deeply" in problem["detail"] and "30 levels" in problem["detail"]

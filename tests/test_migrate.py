@@ -50,7 +50,7 @@ def _fresh_engine(backend: str, folder: Path) -> Iterator[Engine]:
 
 
 def _rows_of_every_vocabulary(connection: Connection) -> None:
-    """One row in each table whose column 0003 constrains, as 0002 stored them."""
+    """One row in each table whose column 0005 constrains, as 0002 stored them."""
     moment = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     release = "0b0e1d2c-3a4b-4c5d-8e6f-708192a3b4c5"
     connection.execute(
@@ -129,7 +129,7 @@ def test_upgrade_from_0002_keeps_rows_and_adds_the_checks(backend: str, tmp_path
         with engine.begin() as connection:
             _rows_of_every_vocabulary(connection)
         migrate.upgrade(engine)
-        assert migrate.current_revisions(engine) == {"0003_vocabulary_checks"}
+        assert migrate.current_revisions(engine) == {"0005_vocabulary_checks"}
         migrate.check(engine)  # what `deployserver db check` runs: models and migrations agree
         for table, column, stored in VOCABULARY_COLUMNS:
             with engine.connect() as connection:
@@ -142,8 +142,8 @@ def test_upgrade_from_0002_keeps_rows_and_adds_the_checks(backend: str, tmp_path
         indexes = {index["name"] for index in inspect(engine).get_indexes("installations")}
         assert "ix_installations_last_seen_license_id" in indexes
         assert "ix_installations_last_seen" not in indexes
-        # And back: 0003 downgrades to what 0002 built, with the rows still there.
-        command.downgrade(migrate.alembic_config(engine), "0002_rollouts_installations")
+        # And back: 0005 downgrades to what came before it, with the rows still there.
+        command.downgrade(migrate.alembic_config(engine), "0004_console_sessions")
         indexes = {index["name"] for index in inspect(engine).get_indexes("installations")}
         assert "ix_installations_last_seen" in indexes
         with engine.begin() as connection:

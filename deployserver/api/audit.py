@@ -8,6 +8,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields
 
 from deployserver.api.blueprint import Blueprint
+from deployserver.api.fields import StorableText
 from deployserver.api.schemas import Timestamp, page_schema, problems
 from deployserver.auth import require
 from deployserver.db import get_session
@@ -19,7 +20,7 @@ blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="Audi
 
 
 class AuditArgsSchema(PageArgsSchema):
-    target = fields.String(metadata={"description": "Only events of this target"})
+    target = StorableText(metadata={"description": "Only events of this target"})
 
 
 class AuditEventSchema(Schema):
@@ -29,7 +30,18 @@ class AuditEventSchema(Schema):
     before = fields.String(allow_none=True, required=True)
     after = fields.String(allow_none=True, required=True)
     at = Timestamp(required=True)
-    request_id = fields.String(data_key="requestId", allow_none=True, required=True)
+    request_id = fields.String(
+        data_key="requestId",
+        allow_none=True,
+        required=True,
+        metadata={"description": "The server's id of the request that wrote it"},
+    )
+    client_request_id = fields.String(
+        data_key="clientRequestId",
+        allow_none=True,
+        required=True,
+        metadata={"description": "The X-Request-ID its caller sent, if any"},
+    )
 
 
 AuditPageSchema = page_schema(AuditEventSchema, "AuditPageSchema")

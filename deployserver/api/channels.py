@@ -6,10 +6,19 @@ from dataclasses import asdict
 from typing import Any
 
 from flask.views import MethodView
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from deployserver.api.blueprint import Blueprint
+from deployserver.api.fields import (
+    TEXT_LENGTH,
+    BoundedInteger,
+    ChannelName,
+    JsonObject,
+    QueryInteger,
+    StorableText,
+)
 from deployserver.api.releases import ReleaseSchema
+from deployserver.api.reveal import RevealArgsSchema, reveal_allowed, shown
 from deployserver.api.schemas import Timestamp, page_schema, problems
 from deployserver.auth import current_actor, require
 from deployserver.db import get_session
@@ -51,10 +60,10 @@ class RolloutSchema(Schema):
 
 
 class RolloutArgsSchema(Schema):
-    percent = fields.Integer(
+    percent = BoundedInteger(
+        1,
+        99,
         required=True,
-        strict=True,
-        validate=validate.Range(min=1, max=99),
         metadata={"description": "Share of licenses (1-99) that get the candidate"},
     )
 
@@ -78,27 +87,27 @@ class ChannelSchema(Schema):
 
 
 class ChannelCreateSchema(Schema):
-    name = fields.String(required=True, metadata={"pattern": channels.CHANNEL_NAME_RE.pattern})
-    description = fields.String(load_default="")
-    values = fields.Dict(load_default=None, metadata={"description": "Base values"})
+    name = ChannelName(required=True)
+    description = StorableText(max_length=TEXT_LENGTH, load_default="")
+    values = JsonObject(load_default=None, metadata={"description": "Base values"})
     strict_values = fields.Boolean(
         data_key="strictValues", load_default=False, metadata={"description": STRICT_VALUES}
     )
 
 
 class ChannelUpdateSchema(Schema):
-    description = fields.String()
-    values = fields.Dict(metadata={"description": "New base values (replace the old)"})
+    description = StorableText(max_length=TEXT_LENGTH)
+    values = JsonObject(metadata={"description": "New base values (replace the old)"})
     strict_values = fields.Boolean(data_key="strictValues", metadata={"description": STRICT_VALUES})
 
 
 class PublishSchema(Schema):
-    version = fields.String(required=True, metadata={"description": "SemVer 2.0"})
-    chart = fields.Dict(required=True, metadata={"description": "local, OCI or repo chart"})
-    values = fields.Dict()
-    values_yaml = fields.String(data_key="valuesYaml")
-    metadata = fields.Dict(keys=fields.String(), metadata={"description": "String values only"})
-    notes = fields.String()
+    version = StorableText(required=True, metadata={"description": "SemVer 2.0"})
+    chart = JsonObject(required=True, metadata={"description": "local, OCI or repo chart"})
+    values = JsonObject()
+    values_yaml = StorableText(data_key="valuesYaml", max_length=None)
+    metadata = JsonObject(keys=fields.String(), metadata={"description": "String values only"})
+    notes = StorableText(max_length=TEXT_LENGTH)
     rollout = fields.Nested(
         RolloutArgsSchema,
         metadata={"description": "Stage the release as the channel's candidate instead of head"},
@@ -106,7 +115,7 @@ class PublishSchema(Schema):
 
 
 class PromoteSchema(Schema):
-    release_id = fields.String(data_key="releaseId", required=True)
+    release_id = StorableText(data_key="releaseId", required=True)
     rollout = fields.Nested(
         RolloutArgsSchema,
         metadata={"description": "Stage the release as the channel's candidate instead of head"},
@@ -114,7 +123,7 @@ class PromoteSchema(Schema):
 
 
 class RollbackSchema(Schema):
-    release_id = fields.String(data_key="releaseId")
+    release_id = StorableText(data_key="releaseId")
 
 
 class ValuesWarningSchema(Schema):
@@ -203,10 +212,11 @@ class AdoptionSchema(Schema):
 
 
 class AdoptionArgsSchema(Schema):
-    window_hours = fields.Integer(
+    window_hours = QueryInteger(
+        1,
+        installations.MAX_WINDOW_HOURS,
         data_key="windowHours",
         load_default=installations.DEFAULT_WINDOW_HOURS,
-        validate=validate.Range(min=1, max=installations.MAX_WINDOW_HOURS),
         metadata={"description": "Active window in hours (default 24)"},
     )
 
@@ -222,27 +232,33 @@ class Channels(MethodView):
     @problems(blp, 401, 403, 422)
     @require(Role.VIEWER)
     @blp.arguments(PageArgsSchema, location="query")
-    def get(self, args: dict[str, Any]) -> Page[channels.ChannelView]:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def get(self, args: dict[str, Any], reveal: bool) -> Page[channels.ChannelView]:
         """List channels by name."""
-        return channels.list_channels(get_session(), args["limit"], args["cursor"])
+        page = channels.list_channels(get_session(), args["limit"], args["cursor"])
+        reveal = reveal_allowed(reveal)
+        return Page([shown(view, reveal) for view in page.items], page.next_cursor)
 
     @blp.response(201, ChannelSchema)
     @problems(blp, 400, 401, 403, 409, 413, 422, s409="The channel exists (CHANNEL_EXISTS)")
     @require(Role.ADMIN)
     @blp.arguments(ChannelCreateSchema)
-    def post(self, data: dict[str, Any]) -> channels.ChannelView:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def post(self, data: dict[str, Any], reveal: bool) -> channels.ChannelView:
         """Create a channel, optionally with base values."""
-        return channels.create_channel(get_session(), current_actor(), **data)
+        created = channels.create_channel(get_session(), current_actor(), **data)
+        return shown(created, reveal_allowed(reveal))
 
 
-@blp.route("/<name>")
+@blp.route("/<channel:name>")
 class ChannelByName(MethodView):
     @blp.response(200, ChannelSchema)
     @problems(blp, 401, 403, 404)
     @require(Role.VIEWER)
-    def get(self, name: str) -> channels.ChannelView:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def get(self, name: str, reveal: bool) -> channels.ChannelView:
         """Show a channel and its head."""
-        return channels.get_channel(get_session(), name)
+        return shown(channels.get_channel(get_session(), name), reveal_allowed(reveal))
 
     @blp.response(200, ChannelUpdatedSchema)
     @problems(
@@ -258,10 +274,12 @@ class ChannelByName(MethodView):
     )
     @require(Role.PUBLISHER, channel_arg="name")
     @blp.arguments(ChannelUpdateSchema)
-    def patch(self, data: dict[str, Any], name: str) -> dict[str, Any]:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def patch(self, data: dict[str, Any], name: str, reveal: bool) -> dict[str, Any]:
         """Change the description, strictValues or replace the base values."""
         update = channels.update_channel(get_session(), current_actor(), name, **data)
-        return {**asdict(update.channel), "warnings": update.warnings}
+        channel = shown(update.channel, reveal_allowed(reveal))
+        return {**asdict(channel), "warnings": update.warnings}
 
     @blp.response(204)
     @problems(blp, 401, 403, 404, 409, s409="The channel has history (CHANNEL_NOT_EMPTY)")
@@ -271,15 +289,18 @@ class ChannelByName(MethodView):
         channels.delete_channel(get_session(), current_actor(), name)
 
 
-@blp.route("/<name>/releases")
+@blp.route("/<channel:name>/releases")
 class ChannelReleases(MethodView):
     @blp.response(200, ReleasePageSchema)
     @problems(blp, 401, 403, 404, 422)
     @require(Role.VIEWER)
     @blp.arguments(PageArgsSchema, location="query")
-    def get(self, args: dict[str, Any], name: str) -> Page[releases.ReleaseView]:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def get(self, args: dict[str, Any], name: str, reveal: bool) -> Page[releases.ReleaseView]:
         """Releases that have been head of the channel, newest arrival first."""
-        return releases.list_channel_releases(get_session(), name, args["limit"], args["cursor"])
+        page = releases.list_channel_releases(get_session(), name, args["limit"], args["cursor"])
+        reveal = reveal_allowed(reveal)
+        return Page([shown(view, reveal) for view in page.items], page.next_cursor)
 
     @blp.response(201, PublishedSchema, description="Published; it is the channel's head")
     @blp.alt_response(200, schema=PublishedSchema, description="Already published: unchanged")
@@ -298,7 +319,8 @@ class ChannelReleases(MethodView):
     )
     @require(Role.PUBLISHER, channel_arg="name")
     @blp.arguments(PublishSchema)
-    def post(self, data: dict[str, Any], name: str) -> tuple[dict[str, Any], int]:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def post(self, data: dict[str, Any], name: str, reveal: bool) -> tuple[dict[str, Any], int]:
         """Publish an immutable release and make it the channel's head (or candidate)."""
         rollout = data.pop("rollout", None)
         published = releases.publish_release(
@@ -308,15 +330,16 @@ class ChannelReleases(MethodView):
             **data,
             rollout_percent=rollout["percent"] if rollout else None,
         )
-        return published_body(published), 201 if published.changed else 200
+        return published_body(published, reveal), 201 if published.changed else 200
 
 
-def published_body(published: releases.Published) -> dict[str, Any]:
+def published_body(published: releases.Published, reveal: bool) -> dict[str, Any]:
     """The release as ReleaseSchema reads it, plus the warnings of its arrival."""
-    return {**asdict(published.release), "warnings": published.warnings}
+    release = shown(published.release, reveal_allowed(reveal))
+    return {**asdict(release), "warnings": published.warnings}
 
 
-@blp.route("/<name>/promote")
+@blp.route("/<channel:name>/promote")
 class Promote(MethodView):
     @blp.response(200, PublishedSchema)
     @problems(
@@ -334,7 +357,8 @@ class Promote(MethodView):
     )
     @require(Role.PUBLISHER, channel_arg="name")
     @blp.arguments(PromoteSchema)
-    def post(self, data: dict[str, Any], name: str) -> dict[str, Any]:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def post(self, data: dict[str, Any], name: str, reveal: bool) -> dict[str, Any]:
         """Make an existing release the channel's head (or candidate) too."""
         rollout = data.get("rollout")
         return published_body(
@@ -344,11 +368,12 @@ class Promote(MethodView):
                 name,
                 data["release_id"],
                 rollout_percent=rollout["percent"] if rollout else None,
-            )
+            ),
+            reveal,
         )
 
 
-@blp.route("/<name>/rollback")
+@blp.route("/<channel:name>/rollback")
 class Rollback(MethodView):
     @blp.response(200, ChannelSchema)
     @problems(
@@ -366,14 +391,16 @@ class Rollback(MethodView):
     )
     @require(Role.PUBLISHER, channel_arg="name")
     @blp.arguments(RollbackSchema, required=False)
-    def post(self, data: dict[str, Any], name: str) -> channels.ChannelView:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def post(self, data: dict[str, Any], name: str, reveal: bool) -> channels.ChannelView:
         """Move the head back to the previous head, or to a named earlier head."""
-        return releases.rollback_channel(
+        channel = releases.rollback_channel(
             get_session(), current_actor(), name, data.get("release_id")
         )
+        return shown(channel, reveal_allowed(reveal))
 
 
-@blp.route("/<name>/history")
+@blp.route("/<channel:name>/history")
 class History(MethodView):
     @blp.response(200, HistoryPageSchema)
     @problems(blp, 401, 403, 404, 422)
@@ -384,7 +411,7 @@ class History(MethodView):
         return releases.channel_history(get_session(), name, args["limit"], args["cursor"])
 
 
-@blp.route("/<name>/adoption")
+@blp.route("/<channel:name>/adoption")
 class ChannelAdoption(MethodView):
     @blp.response(200, AdoptionSchema)
     @problems(blp, 401, 403, 404, 422)

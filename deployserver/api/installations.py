@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
 from deployserver.api.blueprint import Blueprint
+from deployserver.api.fields import ChannelName, ReleaseId, StorableText, UtcTime
 from deployserver.api.schemas import Timestamp, page_schema, problems
 from deployserver.auth import require
 from deployserver.db import get_session
@@ -40,12 +40,12 @@ class InstallationSchema(Schema):
 
 
 class InstallationArgsSchema(PageArgsSchema):
-    channel = fields.String(metadata={"description": "Only installations on this channel"})
-    release = fields.String(metadata={"description": "Only those last served this release id"})
-    subject = fields.String(metadata={"description": "Only this customer (license sub)"})
-    seen_since = fields.AwareDateTime(
+    channel = ChannelName(metadata={"description": "Only installations on this channel"})
+    release = ReleaseId(metadata={"description": "Only those last served this release id"})
+    subject = StorableText(metadata={"description": "Only this customer (license sub)"})
+    seen_since = UtcTime(
+        naive_is_utc=True,
         data_key="seenSince",
-        default_timezone=UTC,
         metadata={"description": "Only those that polled at or after this time (RFC 3339)"},
     )
 

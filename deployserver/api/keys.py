@@ -71,7 +71,7 @@ class Keys(MethodView):
         )
 
 
-@blp.route("/<kid>/retire")
+@blp.route("/<kid:kid>/retire")
 class RetireKey(MethodView):
     @require(Role.ADMIN)
     @blp.response(200, KeySchema)

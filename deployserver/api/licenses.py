@@ -11,6 +11,8 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, pre_dump, validate
 
 from deployserver.api.blueprint import Blueprint
+from deployserver.api.fields import BoundedInteger, ChannelName, JsonObject, StorableText, UtcTime
+from deployserver.api.openapi import LICENSE_SECURITY
 from deployserver.api.schemas import Timestamp, problems
 from deployserver.auth import current_actor, require
 from deployserver.db import get_session
@@ -54,15 +56,13 @@ class VerdictSchema(Schema):
 
 
 class IssueSchema(Schema):
-    subject = fields.String(required=True, validate=validate.Length(1, 255))
-    channel = fields.String(required=True, validate=validate.Length(1, 63))
-    expires_at = fields.AwareDateTime(data_key="expiresAt")
-    ttl_days = fields.Integer(
-        data_key="ttlDays", strict=True, validate=validate.Range(1, MAX_TTL_DAYS)
-    )
+    subject = StorableText(required=True, min_length=1)
+    channel = ChannelName(required=True)
+    expires_at = UtcTime(data_key="expiresAt")
+    ttl_days = BoundedInteger(1, MAX_TTL_DAYS, data_key="ttlDays")
     perpetual = fields.Boolean(load_default=False)
-    not_before = fields.AwareDateTime(data_key="notBefore")
-    entitlements = fields.Dict(keys=fields.String(), load_default=dict)
+    not_before = UtcTime(data_key="notBefore")
+    entitlements = JsonObject(keys=fields.String(), load_default=dict)
 
 
 class LicenseSchema(Schema):
@@ -101,8 +101,8 @@ class IssuedLicenseSchema(LicenseSchema):
 
 
 class LicenseListArgsSchema(PageArgsSchema):
-    subject = fields.String()
-    channel = fields.String()
+    subject = StorableText()
+    channel = ChannelName()
     status = fields.String(validate=validate.OneOf(STATUSES))
 
 
@@ -124,6 +124,7 @@ class Validate(MethodView):
         s422="No license given",
         s503="Nothing known to verify with",
     )
+    @blp.doc(security=LICENSE_SECURITY)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Say whether a license is valid, and why not."""
         token = data.get("license")
@@ -166,7 +167,7 @@ class Licenses(MethodView):
         return {"items": page.items, "nextCursor": page.next_cursor}
 
 
-@blp.route("/<license_id>")
+@blp.route("/<license_id:license_id>")
 class LicenseById(MethodView):
     @require(Role.ADMIN)
     @blp.response(200, LicenseSchema)
@@ -176,7 +177,7 @@ class LicenseById(MethodView):
         return licenses.get_license(get_session(), license_id)
 
 
-@blp.route("/<license_id>/revoke")
+@blp.route("/<license_id:license_id>/revoke")
 class RevokeLicense(MethodView):
     @require(Role.ADMIN)
     @blp.response(200, LicenseSchema)
@@ -186,7 +187,7 @@ class RevokeLicense(MethodView):
         return licenses.revoke_license(get_session(), current_actor(), license_id)
 
 
-@blp.route("/<license_id>/suspend")
+@blp.route("/<license_id:license_id>/suspend")
 class SuspendLicense(MethodView):
     @require(Role.ADMIN)
     @blp.response(200, LicenseSchema)
@@ -196,7 +197,7 @@ class SuspendLicense(MethodView):
         return licenses.suspend_license(get_session(), current_actor(), license_id)
 
 
-@blp.route("/<license_id>/reinstate")
+@blp.route("/<license_id:license_id>/reinstate")
 class ReinstateLicense(MethodView):
     @require(Role.ADMIN)
     @blp.response(200, LicenseSchema)

@@ -16,6 +16,7 @@ from flask import Response, request
 from marshmallow import Schema, fields
 
 from deployserver.api.blueprint import Blueprint
+from deployserver.api.openapi import LICENSE_SECURITY
 from deployserver.api.schemas import problems
 from deployserver.errors import BASIC_CHALLENGE, Unauthorized
 from deployserver.extensions import AppState, state
@@ -141,6 +142,7 @@ def documentation_only(view: F) -> F:
 @blp.alt_response(200, schema=OperatorSpecSchema, success=True, description="The spec")
 @blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
 @problems(blp, 401, 404, 503, s401=LICENSE_REFUSED, s404=NOT_SERVED)
+@blp.doc(security=LICENSE_SECURITY)
 def latest_spec() -> Response:
     """The current spec of the channel the caller's license names."""
     app_state = state()
@@ -155,6 +157,7 @@ def latest_spec() -> Response:
 @blp.alt_response(200, schema=OperatorSpecSchema, success=True, description="The spec")
 @blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
 @problems(blp, 401, 404, 503, s401=LICENSE_REFUSED, s404=NOT_SERVED)
+@blp.doc(security=LICENSE_SECURITY)
 def pinned_spec(release_id: str) -> Response:
     """The spec of one release the caller's channel serves or has served (pinning)."""
     app_state = state()

@@ -8,6 +8,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields
 
 from deployserver.api.blueprint import Blueprint
+from deployserver.api.reveal import RevealArgsSchema, reveal_allowed, shown, shown_change
 from deployserver.api.schemas import Timestamp, problems
 from deployserver.auth import require
 from deployserver.db import get_session
@@ -39,14 +40,15 @@ class ReleaseSchema(Schema):
     )
 
 
-@blp.route("/<release_id>")
+@blp.route("/<release_id:release_id>")
 class ReleaseById(MethodView):
     @blp.response(200, ReleaseSchema)
     @problems(blp, 401, 403, 404)
     @require(Role.VIEWER)
-    def get(self, release_id: str) -> releases.ReleaseView:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def get(self, release_id: str, reveal: bool) -> releases.ReleaseView:
         """Show a release."""
-        return releases.get_release(get_session(), release_id)
+        return shown(releases.get_release(get_session(), release_id), reveal_allowed(reveal))
 
 
 class ChangeSchema(Schema):
@@ -66,12 +68,14 @@ class DiffSchema(Schema):
     changes = fields.List(fields.Nested(ChangeSchema), required=True)
 
 
-@blp.route("/<release_id>/diff/<other_id>")
+@blp.route("/<release_id:release_id>/diff/<release_id:other_id>")
 class ReleaseDiff(MethodView):
     @blp.response(200, DiffSchema)
     @problems(blp, 401, 403, 404)
     @require(Role.VIEWER)
-    def get(self, release_id: str, other_id: str) -> dict[str, Any]:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def get(self, release_id: str, other_id: str, reveal: bool) -> dict[str, Any]:
         """What changes in chart and values from one release to the other."""
         changes = releases.diff_releases(get_session(), release_id, other_id)
-        return {"changes": [change.as_json() for change in changes]}
+        reveal = reveal_allowed(reveal)
+        return {"changes": [shown_change(change, reveal) for change in changes]}

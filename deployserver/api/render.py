@@ -8,8 +8,10 @@ from flask.views import MethodView
 from marshmallow import Schema, fields
 
 from deployserver.api.blueprint import Blueprint
+from deployserver.api.fields import JsonObject, StorableText
+from deployserver.api.reveal import RevealArgsSchema, reveal_allowed
 from deployserver.api.schemas import problems
-from deployserver.auth import require, require_role_for
+from deployserver.auth import require
 from deployserver.db import get_session
 from deployserver.extensions import state
 from deployserver.models import Role
@@ -24,26 +26,20 @@ blp = Blueprint(
 
 
 class RenderCRSchema(Schema):
-    chart = fields.Dict(metadata={"description": "spec.chart of the custom resource"})
-    values = fields.Dict(metadata={"description": "spec.values of the custom resource"})
+    chart = JsonObject(metadata={"description": "spec.chart of the custom resource"})
+    values = JsonObject(metadata={"description": "spec.values of the custom resource"})
 
 
 class RenderSchema(Schema):
-    release_id = fields.String(
+    release_id = StorableText(
         data_key="releaseId",
         metadata={"description": "A release that is or was head of the channel (default: head)"},
     )
-    user_input = fields.Dict(
+    user_input = JsonObject(
         data_key="userInput",
         metadata={"description": "User input values; a _releaseId in them pins the release"},
     )
     cr = fields.Nested(RenderCRSchema)
-
-
-class RenderArgsSchema(Schema):
-    reveal = fields.Boolean(
-        load_default=False, metadata={"description": "Show secrets-looking values (admin only)"}
-    )
 
 
 class RenderedSpecSchema(Schema):
@@ -67,7 +63,7 @@ class RenderedSchema(Schema):
     )
 
 
-@blp.route("/<name>/render")
+@blp.route("/<channel:name>/render")
 class Render(MethodView):
     @blp.response(200, RenderedSchema)
     @problems(
@@ -85,17 +81,16 @@ class Render(MethodView):
         "head of the channel (NOT_IN_CHANNEL_HISTORY)",
     )
     @require(Role.VIEWER)
-    @blp.arguments(RenderArgsSchema, location="query")
     @blp.arguments(RenderSchema, required=False)
-    def post(self, args: dict[str, Any], data: dict[str, Any], name: str) -> dict[str, Any]:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def post(self, data: dict[str, Any], name: str, reveal: bool) -> dict[str, Any]:
         """Preview the spec the operator would apply: CR > user input > release > defaults."""
-        if args["reveal"]:
-            require_role_for(Role.ADMIN, "reveal=true")
+        reveal = reveal_allowed(reveal)
         rendered = render.render_spec(
             get_session(),
             name,
             render.RenderRequest(**data),
             state().config.operator_namespace,
-            reveal=args["reveal"],
+            reveal=reveal,
         )
         return {"spec": rendered.spec, "warnings": rendered.warnings}

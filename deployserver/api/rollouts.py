@@ -8,6 +8,7 @@ from flask.views import MethodView
 
 from deployserver.api.blueprint import Blueprint
 from deployserver.api.channels import ChannelSchema, RolloutArgsSchema
+from deployserver.api.reveal import RevealArgsSchema, reveal_allowed, shown
 from deployserver.api.schemas import problems
 from deployserver.auth import current_actor, require
 from deployserver.db import get_session
@@ -22,7 +23,7 @@ blp = Blueprint(
 )
 
 
-@blp.route("/<name>/rollout")
+@blp.route("/<channel:name>/rollout")
 class Rollout(MethodView):
     @blp.response(200, ChannelSchema)
     @problems(
@@ -39,26 +40,32 @@ class Rollout(MethodView):
     )
     @require(Role.PUBLISHER, channel_arg="name")
     @blp.arguments(RolloutArgsSchema)
-    def post(self, data: dict[str, Any], name: str) -> channels.ChannelView:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def post(self, data: dict[str, Any], name: str, reveal: bool) -> channels.ChannelView:
         """Serve the rollout's candidate to a larger share of licenses."""
-        return rollouts.advance_rollout(get_session(), current_actor(), name, data["percent"])
+        channel = rollouts.advance_rollout(get_session(), current_actor(), name, data["percent"])
+        return shown(channel, reveal_allowed(reveal))
 
 
-@blp.route("/<name>/rollout/complete")
+@blp.route("/<channel:name>/rollout/complete")
 class RolloutComplete(MethodView):
     @blp.response(200, ChannelSchema)
     @problems(blp, 401, 403, 404, 409, s409="No rollout in progress (NO_ROLLOUT)")
     @require(Role.PUBLISHER, channel_arg="name")
-    def post(self, name: str) -> channels.ChannelView:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def post(self, name: str, reveal: bool) -> channels.ChannelView:
         """Make the rollout's candidate the head, for every license."""
-        return rollouts.complete_rollout(get_session(), current_actor(), name)
+        channel = rollouts.complete_rollout(get_session(), current_actor(), name)
+        return shown(channel, reveal_allowed(reveal))
 
 
-@blp.route("/<name>/rollout/abort")
+@blp.route("/<channel:name>/rollout/abort")
 class RolloutAbort(MethodView):
     @blp.response(200, ChannelSchema)
     @problems(blp, 401, 403, 404, 409, s409="No rollout in progress (NO_ROLLOUT)")
     @require(Role.PUBLISHER, channel_arg="name")
-    def post(self, name: str) -> channels.ChannelView:
+    @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
+    def post(self, name: str, reveal: bool) -> channels.ChannelView:
         """Withdraw the rollout's candidate; its cohort gets the head again."""
-        return rollouts.abort_rollout(get_session(), current_actor(), name)
+        channel = rollouts.abort_rollout(get_session(), current_actor(), name)
+        return shown(channel, reveal_allowed(reveal))

@@ -17,10 +17,19 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 class Timestamp(fields.DateTime):
-    """A UTC time as API.md writes it: ``2026-11-28T10:00:00Z``."""
+    """A UTC time as API.md writes it: ``2026-11-28T10:00:00Z``.
+
+    Declared as ISO 8601 (the OpenAPI document reads ``date-time``; apispec cannot describe a
+    strftime format) and written in the one form API.md fixes.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(format=TIME_FORMAT, **kwargs)
+        super().__init__(format="iso", **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return str(value.strftime(TIME_FORMAT))
 
 
 class ProblemSchema(Schema):

@@ -156,7 +156,9 @@ def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
     value = claims[name]
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{name} is not a number")
-    if not math.isfinite(value) or not 0 <= value <= MAX_NUMERIC_DATE:
+    # Compared before any float conversion: an integer past 2**1024 has no float (2**1024
+    # as exp once raised OverflowError, a 500 that was never cached).
+    if not 0 <= value <= MAX_NUMERIC_DATE or not math.isfinite(value):
         raise ValueError(f"{name} is out of range")
     return float(value)
 

@@ -3,6 +3,7 @@
 from deployserver.db import Base
 from deployserver.models.audit import AuditEvent
 from deployserver.models.channels import Channel, ChannelEvent, ChannelRelease, Release
+from deployserver.models.console import ConsoleSession
 from deployserver.models.installations import AnonymousPolls, Installation
 from deployserver.models.licenses import License, SigningKey
 from deployserver.models.tokens import ApiToken
@@ -24,6 +25,7 @@ __all__ = [
     "Channel",
     "ChannelEvent",
     "ChannelRelease",
+    "ConsoleSession",
     "HistoryAction",
     "Installation",
     "KeyStatus",

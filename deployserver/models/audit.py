@@ -23,5 +23,7 @@ class AuditEvent(Base):
     after: Mapped[str | None] = mapped_column(Digest, nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # What the caller sent as X-Request-ID: its own correlation id, never the server's.
+    client_request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
     __table_args__ = (Index(None, "target", "id"),)

@@ -2,7 +2,7 @@
 
 Each is a ``StrEnum``: a member is the very string stored, sent and compared, so code names
 the member and never re-types the literal. The database refuses anything else (a CHECK
-constraint per column, added by migration ``0003_vocabulary_checks``).
+constraint per column, added by migration ``0005_vocabulary_checks``).
 """
 
 from __future__ import annotations

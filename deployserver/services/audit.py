@@ -30,10 +30,14 @@ class AuditEntry:
 
 @dataclass(frozen=True)
 class Actor:
-    """Who performs a service call: a token's name or the CLI user, and the request id."""
+    """Who performs a service call: a token's name or the CLI user, and the request ids.
+
+    ``request_id`` is the server's own; ``client_request_id`` what a REST caller sent.
+    """
 
     name: str
     request_id: str | None = None
+    client_request_id: str | None = None
 
 
 def record(
@@ -52,17 +56,28 @@ def record(
         before=before,
         after=after,
         request_id=actor.request_id,
+        client_request_id=actor.client_request_id,
     )
     session.add(event)
 
 
 def list_events(
-    session: Session, limit: int, cursor: str | None, target: str | None = None
+    session: Session,
+    limit: int,
+    cursor: str | None,
+    target: str | None = None,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
 ) -> Page[AuditEntry]:
-    """Audit events, newest first."""
+    """Audit events, newest first, optionally of one target, actor or action (exact)."""
     query = keyset(select(AuditEvent), cursor, limit, SortKey("id", AuditEvent.id, cursor_int))
     if target is not None:
         query = query.where(AuditEvent.target == validate_text(target, "target"))
+    if actor is not None:
+        query = query.where(AuditEvent.actor == validate_text(actor, "actor"))
+    if action is not None:
+        query = query.where(AuditEvent.action == validate_text(action, "action"))
     with read_transaction(session):
         rows = [view_of(AuditEntry, row) for row in session.scalars(query)]
     return page_of(rows, limit, lambda event: {"id": event.id})

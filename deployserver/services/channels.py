@@ -7,7 +7,6 @@ stored served body of every release the channel has carried, in the same transac
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,13 +22,13 @@ from deployserver.pagination import Page, SortKey, cursor_str, keyset, page_of
 from deployserver.services import audit
 from deployserver.specs.canonical import digest_of, etag_for
 from deployserver.specs.diff import ValuesWarning, values_warnings
+from deployserver.specs.ids import CHANNEL_NAME_RE
 from deployserver.specs.merge import MergeConflict, merge_conflict
 from deployserver.specs.paths import under
 from deployserver.specs.served import served_body
 from deployserver.specs.text import validate_text
 from deployserver.specs.values import validate_values
 
-CHANNEL_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 MAX_DESCRIPTION = 4096
 
 

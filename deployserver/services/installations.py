@@ -26,7 +26,6 @@ from deployserver.models import AnonymousPolls, ChannelRelease, Installation, Re
 from deployserver.pagination import Page, SortKey, cursor_str, cursor_time, keyset, page_of
 from deployserver.services import audit
 from deployserver.services.channels import HeadRef, RolloutRef, channel_view, find_channel
-from deployserver.specs.text import validate_text
 from deployserver.specs.values import RECONCILE_FREQUENCY, semver_key
 
 # The operator reconciles, and so polls, this often unless the values set reconcileFrequency.
@@ -198,11 +197,11 @@ def list_installations(
         SortKey("id", Installation.license_id, cursor_str),
     )
     if channel is not None:
-        query = query.where(Installation.channel == validate_text(channel, "channel"))
+        query = query.where(Installation.channel == channel)
     if release is not None:
-        query = query.where(Installation.last_release_id == validate_text(release, "release"))
+        query = query.where(Installation.last_release_id == release)
     if subject is not None:
-        query = query.where(Installation.subject == validate_text(subject, "subject"))
+        query = query.where(Installation.subject == subject)
     if seen_since is not None:
         query = query.where(Installation.last_seen >= seen_since)
     with read_transaction(session):

@@ -27,11 +27,11 @@ from deployserver.db import (
 from deployserver.errors import Conflict, Invalid
 from deployserver.extensions import AppState, state
 from deployserver.licensing import keys as key_material
-from deployserver.licensing.judge import MAX_KID_LENGTH
 from deployserver.models import KeyStatus, SigningKey
 from deployserver.pagination import Page, SortKey, cursor_str, cursor_time, keyset, page_of
 from deployserver.services import audit
 from deployserver.specs.canonical import digest_of
+from deployserver.specs.ids import is_kid
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +127,6 @@ def _store_new_key(
     return key
 
 
-def _may_be_kid(kid: str) -> bool:
-    return len(kid) <= MAX_KID_LENGTH
-
-
 def retire_key(session: Session, actor: audit.Actor, kid: str) -> KeyView:
     """Retire a key: it verifies nothing from now on (within the license cache bound).
 
@@ -139,8 +135,10 @@ def retire_key(session: Session, actor: audit.Actor, kid: str) -> KeyView:
     """
     with write_transaction(session):
         _lock_keys(session)
+        # The REST route refuses other shapes; the CLI passes what was typed (argv may carry
+        # surrogate escapes, which PostgreSQL cannot compare).
         key = find_or_404(
-            session, SigningKey, kid, guard=_may_be_kid, noun="signing key", code="KEY_NOT_FOUND"
+            session, SigningKey, kid, guard=is_kid, noun="signing key", code="KEY_NOT_FOUND"
         )
         if key.status == KeyStatus.ACTIVE:
             raise Conflict(

@@ -23,3 +23,17 @@ def under(prefix: str, path: str) -> str:
     if not prefix:
         return path
     return prefix + path if path.startswith("[") else f"{prefix}.{path}"
+
+
+def last_key(path: str) -> str | None:
+    """The last map key of ``path``, list indexes after it skipped (``a.pw[0]`` -> ``pw``)."""
+    while path.endswith("]") and not path.endswith('"]'):
+        path = path[: path.rfind("[")]
+    if path.endswith('"]'):
+        start = path.rfind('["')
+        try:
+            key = json.loads(path[start + 1 : -1])
+        except ValueError:
+            return None
+        return key if isinstance(key, str) else None
+    return path.rsplit(".", 1)[-1] if path else None

@@ -13,12 +13,12 @@ from deployserver.errors import Invalid
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # The server's own ids (releases, licenses, tokens): lower-case uuid4 strings.
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def is_uuid(text: object) -> bool:
     """True when ``text`` has the shape of an id this server issues (whether or not in use)."""
-    return isinstance(text, str) and _UUID.fullmatch(text) is not None
+    return isinstance(text, str) and UUID_RE.fullmatch(text) is not None
 
 
 def unstorable(text: str) -> str | None:

@@ -18,6 +18,13 @@ import yaml
 from deployserver.errors import Invalid
 from deployserver.specs.durations import reconcile_frequency_problem
 from deployserver.specs.paths import index_path, key_path, under
+from deployserver.specs.plain import (
+    MAX_INTEGER_DIGITS,
+    PlainDataError,
+    check_plain,
+    integer_too_long,
+    nested_too_deeply,
+)
 from deployserver.specs.text import unstorable, validate_text
 
 # semver.org's recommended pattern: SemVer 2.0 exactly (no leading zeros, no "v" prefix).
@@ -32,8 +39,6 @@ SEMVER_RE = re.compile(
 MAX_VERSION = 255
 RESERVED_METADATA_KEYS = ("channel", "version", "releaseId", "publishedAt")
 RECONCILE_FREQUENCY = "reconcileFrequency"
-# More than a 1 MiB JSON body can hold; only alias expansion gets past it.
-MAX_VALUE_NODES = 1_000_000
 
 # The largest finite float64: Go decodes every JSON number into one, and a poll whose body
 # holds an integer beyond it fails to decode on every installation of the channel.
@@ -99,22 +104,25 @@ def check_plain_values(values: Any, field: str, allow_null: bool) -> dict[str, A
     return values
 
 
+def check_bounds(value: Any, field: str) -> None:
+    """422 naming the path where ``value`` breaks a bound of :mod:`deployserver.specs.plain`."""
+    try:
+        check_plain(value)
+    except PlainDataError as exc:
+        raise Invalid.field(under(field, exc.path), exc.message) from None
+
+
 def _check_value(value: Any, path: str, field: str, allow_null: bool) -> None:
-    # Iterative over a stack: deeply nested input must not exhaust the recursion limit, and
-    # counted: YAML aliases can expand a small document into billions of nodes.
+    # Bounded first (depth, size, text), so this walk and every later one is too.
+    check_bounds(value, field)
     stack: list[tuple[Any, str]] = [(value, path)]
-    visited = 0
     while stack:
         item, where = stack.pop()
-        visited += 1
-        if visited > MAX_VALUE_NODES:
-            raise Invalid.field(field, f"holds more than {MAX_VALUE_NODES} values")
         if item is None:
             if allow_null:
                 continue
             raise Invalid.field(under(field, where), "null is not allowed in values")
         if isinstance(item, str):
-            validate_text(item, under(field, where))
             continue
         if isinstance(item, bool):
             continue
@@ -138,11 +146,6 @@ def _check_value(value: Any, path: str, field: str, allow_null: bool) -> None:
                 if not isinstance(key, str):
                     raise Invalid.field(
                         under(field, where), f"key {key!r} is not a string (quote it)"
-                    )
-                problem = unstorable(key)
-                if problem is not None:
-                    raise Invalid.field(
-                        under(field, where), f"key {key!r} must not contain {problem}"
                     )
                 stack.append((child, key_path(where, key)))
             continue
@@ -187,6 +190,17 @@ def _refuse_tag(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     )
 
 
+def _bounded_int(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    # PyYAML converts with int(), which raises a bare ValueError past 4300 digits.
+    digits = sum(character.isdigit() for character in str(node.value))
+    if digits > MAX_INTEGER_DIGITS:
+        raise yaml.constructor.ConstructorError(
+            None, None, integer_too_long(digits), node.start_mark
+        )
+    return loader.construct_yaml_int(node)  # type: ignore[arg-type]
+
+
+PlainDataLoader.add_constructor("tag:yaml.org,2002:int", _bounded_int)
 for _tag in ("timestamp", "binary", "set", "omap", "pairs"):
     PlainDataLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
 PlainDataLoader.add_constructor(None, _refuse_tag)
@@ -212,6 +226,9 @@ def load_plain_yaml(text: str, field: str) -> Any:
         raise Invalid.field(field, f"{where}{exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise Invalid.field(field, f"is not valid YAML: {exc}") from None
+    except RecursionError:
+        # PyYAML composes and constructs recursively, one frame per level.
+        raise Invalid.field(field, nested_too_deeply()) from None
     return data
 
 

@@ -164,7 +164,7 @@ def test_pin_must_have_been_head_of_the_channel(
         ({"userInput": {"_releaseId": elsewhere["id"]}}, "userInput._releaseId"),
         ({"userInput": {"_releaseId": unknown}}, "userInput._releaseId"),
         ({"releaseId": elsewhere["id"]}, "releaseId"),
-        ({"releaseId": "x" * 300}, "releaseId"),
+        ({"releaseId": "x" * 200}, "releaseId"),
     ]:
         problem = assert_problem(render(client, viewer, body), 422, "NOT_IN_CHANNEL_HISTORY")
         assert set(problem["errors"]) == {field}
@@ -184,7 +184,7 @@ SECRETS = {
 MASKED = {
     "global": {
         "license": "***",
-        "licenseSecret": {"name": "wandb-license", "key": "license"},
+        "licenseSecret": {"name": "wandb-license", "key": "***"},
         "bucket": {"name": "files", "accessKey": "***", "secretKey": "***"},
         "mysql": {"dbPassword": "***", "user": "wandb"},
         "operator": OPERATOR,

@@ -17,9 +17,17 @@ def test_secret_looking_keys() -> None:
         "ACCESSKEY",
         "secretKey",
         "license",
+        # API.md: token, and key as a whole word or suffix.
+        "token",
+        "licenseToken",
+        "key",
+        "apiKey",
+        "api_key",
+        "API-KEY",
+        "tls.key",
     ):
         assert is_secret_key(key), key
-    for key in ("passwordFile", "secretName", "accessKeyId", "host", "user"):
+    for key in ("passwordFile", "secretName", "accessKeyId", "host", "user", "monkey", "keys"):
         assert not is_secret_key(key), key
 
 
@@ -42,7 +50,7 @@ def test_mask_secrets_masks_scalars_and_lists_walks_maps() -> None:
         "values": {
             "global": {
                 "license": MASK,
-                "licenseSecret": {"name": "wandb-license", "key": "license"},
+                "licenseSecret": {"name": "wandb-license", "key": MASK},
                 "bucket": {"accessKey": MASK, "secretKey": MASK, "name": "b"},
                 "mysql": {"dbPassword": MASK, "enabled": True},
             },

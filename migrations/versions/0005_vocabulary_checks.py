@@ -4,8 +4,8 @@ License and key statuses, token roles and history actions are refused by the dat
 unless they are one of the server's words. The installations listing walks
 ``(last_seen, license_id)`` newest first: that index replaces the one on ``last_seen`` alone.
 
-Revision ID: 0003_vocabulary_checks
-Revises: 0002_rollouts_installations
+Revision ID: 0005_vocabulary_checks
+Revises: 0004_console_sessions
 Create Date: 2026-12-01 22:00:00.000000
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0003_vocabulary_checks"
-down_revision: str | None = "0002_rollouts_installations"
+revision: str = "0005_vocabulary_checks"
+down_revision: str | None = "0004_console_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
