@@ -26,6 +26,7 @@ class AuditEntry:
     after: str | None
     at: datetime
     request_id: str | None
+    client_request_id: str | None
 
 
 @dataclass(frozen=True)
