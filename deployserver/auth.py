@@ -15,6 +15,7 @@ from flask import g, request
 from deployserver.db import get_session
 from deployserver.errors import Forbidden, Unauthorized
 from deployserver.extensions import state
+from deployserver.models import Role
 from deployserver.ratelimit import auth_failure
 from deployserver.request_id import current_client_request_id, current_request_id
 from deployserver.services.audit import Actor
@@ -70,7 +71,7 @@ def require(role: str, channel_arg: str | None = None) -> Callable[[F], F]:
             principal = authenticate()
             if not principal.has_role(role):
                 raise Forbidden(f"this action needs the {role} role")
-            if channel_arg is not None and role != "viewer":
+            if channel_arg is not None and role != Role.VIEWER:
                 channel = kwargs[channel_arg]
                 if not principal.may_write(channel):
                     raise Forbidden(f"this token may not write to channel {channel!r}")

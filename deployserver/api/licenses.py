@@ -21,7 +21,7 @@ from deployserver.extensions import state
 from deployserver.licensing.credentials import license_from_authorization, trim_license
 from deployserver.licensing.judge import CODES
 from deployserver.licensing.verifier import license_verifier
-from deployserver.models import License
+from deployserver.models import Role
 from deployserver.pagination import PageArgsSchema
 from deployserver.ratelimit import license_failure
 from deployserver.services import licenses
@@ -84,7 +84,7 @@ class LicenseSchema(Schema):
 class IssuedLicense:
     """A new license and its JWT (a tuple would read as flask-smorest's (body, status))."""
 
-    license: License
+    license: licenses.LicenseRecord
     token: str
 
 
@@ -146,7 +146,7 @@ class Validate(MethodView):
 
 @blp.route("")
 class Licenses(MethodView):
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.arguments(IssueSchema)
     @blp.response(201, IssuedLicenseSchema)
     @problems(
@@ -165,7 +165,7 @@ class Licenses(MethodView):
         row, token = licenses.issue_license(get_session(), current_actor(), config, **data)
         return IssuedLicense(row, token)
 
-    @require("admin")
+    @require(Role.ADMIN)
     @problems(blp, 401, 403, 422, s422="Invalid limit or cursor")
     @blp.arguments(LicenseListArgsSchema, location="query")
     @blp.response(200, LicensePageSchema)
@@ -177,39 +177,39 @@ class Licenses(MethodView):
 
 @blp.route("/<license_id:license_id>")
 class LicenseById(MethodView):
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.response(200, LicenseSchema)
     @problems(blp, 401, 403, 404, s404="No such license")
-    def get(self, license_id: str) -> License:
+    def get(self, license_id: str) -> licenses.LicenseRecord:
         """Read one license."""
         return licenses.get_license(get_session(), license_id)
 
 
 @blp.route("/<license_id:license_id>/revoke")
 class RevokeLicense(MethodView):
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.response(200, LicenseSchema)
     @problems(blp, 401, 403, 404, s404="No such license")
-    def post(self, license_id: str) -> License:
+    def post(self, license_id: str) -> licenses.LicenseRecord:
         """Revoke a license for good."""
         return licenses.revoke_license(get_session(), current_actor(), license_id)
 
 
 @blp.route("/<license_id:license_id>/suspend")
 class SuspendLicense(MethodView):
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.response(200, LicenseSchema)
     @problems(blp, 401, 403, 404, 409, s404="No such license", s409="The license is revoked")
-    def post(self, license_id: str) -> License:
+    def post(self, license_id: str) -> licenses.LicenseRecord:
         """Suspend a license until it is reinstated."""
         return licenses.suspend_license(get_session(), current_actor(), license_id)
 
 
 @blp.route("/<license_id:license_id>/reinstate")
 class ReinstateLicense(MethodView):
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.response(200, LicenseSchema)
     @problems(blp, 401, 403, 404, 409, s404="No such license", s409="The license is revoked")
-    def post(self, license_id: str) -> License:
+    def post(self, license_id: str) -> licenses.LicenseRecord:
         """Make a suspended license valid again."""
         return licenses.reinstate_license(get_session(), current_actor(), license_id)

@@ -7,8 +7,17 @@ from deployserver.models.console import ConsoleSession
 from deployserver.models.installations import AnonymousPolls, Installation
 from deployserver.models.licenses import License, SigningKey
 from deployserver.models.tokens import ApiToken
+from deployserver.models.vocabularies import (
+    HEAD_ACTIONS,
+    HistoryAction,
+    KeyStatus,
+    LicenseStatus,
+    Role,
+    words,
+)
 
 __all__ = [
+    "HEAD_ACTIONS",
     "AnonymousPolls",
     "ApiToken",
     "AuditEvent",
@@ -17,8 +26,13 @@ __all__ = [
     "ChannelEvent",
     "ChannelRelease",
     "ConsoleSession",
+    "HistoryAction",
     "Installation",
+    "KeyStatus",
     "License",
+    "LicenseStatus",
     "Release",
+    "Role",
     "SigningKey",
+    "words",
 ]

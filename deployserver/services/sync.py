@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from deployserver.channelfiles import ChannelFile, Entry, HeadMove, plan_order, refusal
 from deployserver.db import write_transaction
 from deployserver.errors import DeployServerError, Forbidden, Invalid, NotFound
-from deployserver.models import AuditEvent
-from deployserver.services import audit, channels, heads, releases
+from deployserver.models import HEAD_ACTIONS, AuditEvent
+from deployserver.services import audit, channels, releases
 from deployserver.specs.canonical import digest_of
 from deployserver.specs.values import semver_key
 
@@ -28,7 +28,7 @@ from deployserver.specs.values import semver_key
 SYNC_ACTION = "channels.sync"
 SYNC_TARGET = "channels"
 NOTES = ("drift", "skip")
-HEAD_CHANGES = tuple(f"channel.{action}" for action in heads.HEAD_ACTIONS)
+HEAD_CHANGES = tuple(f"channel.{action}" for action in HEAD_ACTIONS)
 
 
 @dataclass(frozen=True)
