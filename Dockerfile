@@ -14,4 +14,6 @@ RUN pip install --no-cache-dir --no-deps . \
     && mkdir -p /var/lib/deployserver && chown deployserver /var/lib/deployserver
 USER deployserver
 EXPOSE 8080
-CMD ["sh", "-c", "deployserver db upgrade && deployserver channels sync channels && exec deployserver serve --host 0.0.0.0 --port 8080 --workers 4"]
+# serve migrates, seeds an empty database from channels/ (never moving a head a restart
+# finds), then serves; `deployserver channels sync channels` applies the files explicitly.
+CMD ["deployserver", "serve", "--seed", "channels", "--host", "0.0.0.0", "--port", "8080", "--workers", "4"]

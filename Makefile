@@ -18,7 +18,7 @@ UV_COMPILE := --universal --python-version 3.11 --generate-hashes --quiet \
 	--custom-compile-command "make lock"
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev lock run test lint fmt typecheck migrate chromium bench bench-scale bench-storm clean
+.PHONY: help install dev lock run test lint fmt typecheck migrate chromium bench bench-scale bench-storm bench-slowclients bench-fleet clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -49,10 +49,8 @@ lock: $(BIN)/python ## Regenerate the lock files from pyproject.toml (LOCK_FLAGS
 	$(BIN)/uv pip compile pyproject.toml --extra dev $(UV_COMPILE) $(LOCK_FLAGS) -o $(DEV_LOCK)
 	$(BIN)/uv pip compile pyproject.toml -c $(DEV_LOCK) $(UV_COMPILE) -o $(LOCK)
 
-run: $(STAMP) ## Migrate, sync channels/ and serve on $(HOST):$(PORT) (SQLite by default)
-	$(BIN)/deployserver db upgrade
-	$(BIN)/deployserver channels sync channels
-	$(BIN)/deployserver serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+run: $(STAMP) ## Migrate, seed an empty database from channels/, serve on $(HOST):$(PORT) (SQLite by default)
+	$(BIN)/deployserver serve --seed channels --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 migrate: $(STAMP) ## Migrate the configured database to head
 	$(BIN)/deployserver db upgrade
@@ -91,6 +89,13 @@ bench-scale: $(DEV_STAMP) ## Scale curves: small vs large tables on SQLite and P
 
 bench-storm: $(DEV_STAMP) ## Retry storm: 500 polling clients while a publish happens
 	$(BIN)/python -m bench.storm
+
+bench-slowclients: $(DEV_STAMP) ## Polls while 300 idle and 300 half-sent connections are held
+	$(BIN)/python -m bench.slowclients
+
+bench-fleet: $(DEV_STAMP) ## Two replicas + Redis: delay until every worker serves a publish
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
+	$(BIN)/python -m bench.fleet
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -3,7 +3,7 @@
 For each database (SQLite, and PostgreSQL in a throwaway database on ``BENCH_POSTGRES_URL``)
 the tables are seeded directly in bulk (SQLAlchemy Core executemany in batches, not through
 REST) to a small and a large size, and at each size this measures, with ``deployserver
-serve`` (2 gunicorn sync workers) running:
+serve`` (2 workers, as it ships) running:
 
 - poll throughput and p99 against the bare Flask view of ``bench/bare.py`` (wrk, in turns,
   median of rounds, as ``make bench`` does);

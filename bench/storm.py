@@ -6,11 +6,11 @@ most, as the operator does. A release is published through REST while the storm 
 run fails unless every answer was a 200 and every poll that started later than the cache
 bound (``BENCH_LICENSE_CACHE_SECONDS``, default 5) after the publish returned the new head.
 
-The server is ``deployserver serve`` with ``BENCH_STORM_WORKERS`` gunicorn sync workers
-(default 2 x nproc: a sync worker handles one request at a time, and a poll is short and
-CPU-bound, so more workers than that only add memory) and gunicorn's default listen backlog
-of 2048 (the kernel's somaxconn must allow it): 500 simultaneous connects wait in the
-backlog instead of being refused. Run with ``make bench-storm``.
+The server is ``deployserver serve`` with ``BENCH_STORM_WORKERS`` workers of its gevent
+worker class (default 2 x nproc, as before with sync workers, to compare like with like;
+a gevent worker holds many connections at once, so nproc would do) and gunicorn's default
+listen backlog of 2048 (the kernel's somaxconn must allow it): 500 simultaneous connects
+wait in the backlog instead of being refused. Run with ``make bench-storm``.
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def verdict(clients: list[Client], new_head: str, publish_done: float, seconds: 
         (p.ended for p in polls if p.status == 200 and p.release_id != new_head), default=0.0
     )
     print(
-        f"{len(clients)} clients, {WORKERS} gunicorn sync workers, cache bound "
+        f"{len(clients)} clients, {WORKERS} deployserver serve workers (gevent), cache bound "
         f"{CACHE_SECONDS:g}s, {seconds:.1f}s of storm"
     )
     p99 = latencies[int(len(latencies) * 0.99)]

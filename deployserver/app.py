@@ -7,15 +7,17 @@ import logging
 from flask import Flask
 from flask_smorest import Api
 
-from deployserver import db
+from deployserver import db, ratelimit
 from deployserver.api import BLUEPRINTS, docs
 from deployserver.api.converters import register_converters
 from deployserver.api.docs import SWAGGER_UI_ASSETS
 from deployserver.api.openapi import ProblemResponsesPlugin, declare_security_schemes
+from deployserver.api.poll import PollRoutes
 from deployserver.config import Config
 from deployserver.console import register_console
 from deployserver.errors import register_errorhandlers
 from deployserver.extensions import AppState, state
+from deployserver.fleet import bus as fleet_bus
 from deployserver.request_id import RequestIdMiddleware, current_request_id
 from deployserver.services import keys
 
@@ -76,17 +78,22 @@ class RequestIdFilter(logging.Filter):
 def register_extensions(app: Flask, config: Config) -> None:
     engine = db.create_db_engine(config.sqlalchemy_url)
     # One Api per app: its OpenAPI document belongs to the app (tests build many apps).
-    app.extensions["deployserver"] = AppState(
+    app_state = AppState(
         config=config,
         engine=engine,
         sessions=db.make_sessionmaker(engine),
         api=Api(app, spec_kwargs={"extra_plugins": [ProblemResponsesPlugin()]}),
     )
+    app.extensions["deployserver"] = app_state
+    fleet_bus.install(app_state)
+    ratelimit.install(app, app_state)
     app.teardown_appcontext(db.close_session)
 
 
 def register_request_hooks(app: Flask) -> None:
-    app.wsgi_app = RequestIdMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+    """WSGI middleware, outermost first: request ids, then the poll ahead of Flask."""
+    polls = PollRoutes(app.wsgi_app, state(app))
+    app.wsgi_app = RequestIdMiddleware(polls)  # type: ignore[method-assign]
 
 
 def register_blueprints(app: Flask) -> None:

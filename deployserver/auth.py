@@ -14,6 +14,9 @@ from flask import g, request
 
 from deployserver.db import get_session
 from deployserver.errors import Forbidden, Unauthorized
+from deployserver.extensions import state
+from deployserver.models import Role
+from deployserver.ratelimit import auth_failure
 from deployserver.request_id import current_client_request_id, current_request_id
 from deployserver.services.audit import Actor
 from deployserver.services.tokens import Principal, resolve_token
@@ -47,6 +50,7 @@ def authenticate() -> Principal:
         )
     principal = resolve_token(get_session(), secret.strip())
     if principal is None:
+        auth_failure(state())
         raise Unauthorized(
             "the bearer token is unknown or revoked",
             "TOKEN_INVALID",
@@ -67,7 +71,7 @@ def require(role: str, channel_arg: str | None = None) -> Callable[[F], F]:
             principal = authenticate()
             if not principal.has_role(role):
                 raise Forbidden(f"this action needs the {role} role")
-            if channel_arg is not None and role != "viewer":
+            if channel_arg is not None and role != Role.VIEWER:
                 channel = kwargs[channel_arg]
                 if not principal.may_write(channel):
                     raise Forbidden(f"this token may not write to channel {channel!r}")

@@ -8,11 +8,13 @@ shared by the server and the CLI.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from limits import parse_many
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -41,6 +43,22 @@ def _int(name: str, raw: str, minimum: int = 0) -> int:
     if value < minimum:
         raise ConfigError(f"{PREFIX}{name} must be at least {minimum}, not {value}")
     return value
+
+
+def _rate(name: str, raw: str) -> str:
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name} must be a rate such as 60/minute, not {raw!r}") from None
+    return raw
+
+
+def _prefix(name: str, raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", raw):
+        raise ConfigError(
+            f"{PREFIX}{name} must be 1 to 64 letters, digits or _.:- characters, not {raw!r}"
+        )
+    return raw
 
 
 def default_instance_path() -> Path:
@@ -93,6 +111,14 @@ class Config:
     sync_max_bytes: int = 16 * 1024 * 1024
     operator_namespace: str = "wandb"
     redis_url: str = ""
+    # Names this deployment's Redis keys and channel, so several may share one Redis.
+    redis_prefix: str = "deployserver"
+    # GET /metrics without a bearer token (deployserver/api/metrics.py).
+    metrics_public: bool = False
+    # Refused license attempts and unknown bearer tokens per client address
+    # (deployserver/ratelimit.py), in Flask-Limiter's notation.
+    rate_license_failures: str = "60/minute"
+    rate_auth_failures: str = "30/minute"
     log_level: str = "INFO"
     # Installation insights (deployserver/feed/recorder.py).
     installation_flush_seconds: int = 10
@@ -121,6 +147,10 @@ class Config:
         "required_dwell_seconds": lambda n, v: _int(n, v, 0),
         "console_session_minutes": lambda n, v: _int(n, v, 1),
         "allow_anonymous": _bool,
+        "metrics_public": _bool,
+        "rate_license_failures": lambda n, v: _rate(n, v),
+        "rate_auth_failures": lambda n, v: _rate(n, v),
+        "redis_prefix": lambda n, v: _prefix(n, v),
     }
 
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -188,16 +189,17 @@ def read_transaction(session: Session) -> Iterator[Session]:
         session.rollback()
 
 
-def end_read(session: Session) -> None:
-    """End a read-only transaction but keep what it loaded usable.
-
-    A rollback expires every loaded object, so serialising a list afterwards would reload
-    each row with its own query; committing a transaction that wrote nothing does not.
-    """
-    session.commit()
-
-
 RowT = TypeVar("RowT", bound=Base)
+ViewT = TypeVar("ViewT")
+
+
+def view_of(view: type[ViewT], row: Base) -> ViewT:
+    """The frozen ``view`` dataclass of an ORM row: each of its fields read from the row.
+
+    Services return views, never rows, so what callers get cannot reload, lazy-load or be
+    changed behind the session's back after the transaction ended.
+    """
+    return view(**{field.name: getattr(row, field.name) for field in fields(view)})  # type: ignore[arg-type]
 
 
 def find_or_404(

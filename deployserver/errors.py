@@ -114,15 +114,16 @@ HTTP_CODES = {
 }
 
 
-def problem(
+def problem_document(
     status: int,
     code: str,
     title: str,
     detail: str,
     *,
     errors: Mapping[str, Any] | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> Response:
+    request_id: str | None = None,
+) -> bytes:
+    """The problem+json body; the one shape every error of the server has."""
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": title,
@@ -132,14 +133,24 @@ def problem(
     }
     if errors:
         body["errors"] = errors
-    request_id = current_request_id()
     if request_id:
         body["requestId"] = request_id
-    response = Response(
-        json.dumps(body, separators=(",", ":"), sort_keys=True),
-        status=status,
-        mimetype=PROBLEM_JSON,
+    return json.dumps(body, separators=(",", ":"), sort_keys=True).encode("utf-8")
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    errors: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    document = problem_document(
+        status, code, title, detail, errors=errors, request_id=current_request_id()
     )
+    response = Response(document, status=status, mimetype=PROBLEM_JSON)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

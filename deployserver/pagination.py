@@ -33,7 +33,7 @@ class PageArgsSchema(Schema):
     cursor = fields.String(load_default=None)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None

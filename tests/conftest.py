@@ -96,11 +96,14 @@ class SharedApp:
         self._pristine = dataclasses.replace(built, extras=dict(built.extras))
 
     def reset(self) -> None:
-        """Drop what the last test left in the app's state (caches, recorder, read-once data)."""
-        pristine = self._pristine
-        self.app.extensions["deployserver"] = dataclasses.replace(
-            pristine, extras=dict(pristine.extras)
-        )
+        """Drop what the last test left in the app's state (caches, recorder, read-once data).
+
+        In place: the poll's WSGI front holds the app's state object itself.
+        """
+        current = state(self.app)
+        for item in dataclasses.fields(current):
+            setattr(current, item.name, getattr(self._pristine, item.name))
+        current.extras = dict(self._pristine.extras)
 
 
 @pytest.fixture(scope="module")

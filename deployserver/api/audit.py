@@ -12,7 +12,7 @@ from deployserver.api.fields import StorableText
 from deployserver.api.schemas import Timestamp, page_schema, problems
 from deployserver.auth import require
 from deployserver.db import get_session
-from deployserver.models import AuditEvent
+from deployserver.models import Role
 from deployserver.pagination import Page, PageArgsSchema
 from deployserver.services import audit
 
@@ -51,8 +51,8 @@ AuditPageSchema = page_schema(AuditEventSchema, "AuditPageSchema")
 class AuditEvents(MethodView):
     @blp.response(200, AuditPageSchema)
     @problems(blp, 401, 403, 422)
-    @require("viewer")
+    @require(Role.VIEWER)
     @blp.arguments(AuditArgsSchema, location="query")
-    def get(self, args: dict[str, Any]) -> Page[AuditEvent]:
+    def get(self, args: dict[str, Any]) -> Page[audit.AuditEntry]:
         """Every write anywhere, newest first."""
         return audit.list_events(get_session(), args["limit"], args["cursor"], args.get("target"))

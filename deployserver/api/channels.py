@@ -27,6 +27,7 @@ from deployserver.api.reveal import RevealArgsSchema, reveal_allowed, shown
 from deployserver.api.schemas import Timestamp, page_schema, problems
 from deployserver.auth import current_actor, require
 from deployserver.db import get_session
+from deployserver.models import HistoryAction, Role, words
 from deployserver.pagination import Page, PageArgsSchema
 from deployserver.services import channels, installations, releases
 
@@ -49,7 +50,6 @@ class HeadSchema(Schema):
     version = fields.String(required=True)
 
 
-ROLLOUT_ACTIONS = ["rollout-start", "rollout-advance", "rollout-complete", "rollout-abort"]
 ROLLOUT_409 = (
     "A rollout is in progress (ROLLOUT_IN_PROGRESS: complete or abort it first), or there is "
     "no head to stage one against (ROLLOUT_NEEDS_HEAD)"
@@ -168,9 +168,7 @@ class PublishedSchema(ReleaseSchema):
 
 
 class HistoryEntrySchema(Schema):
-    action = fields.String(
-        required=True, metadata={"enum": ["publish", "promote", "rollback", *ROLLOUT_ACTIONS]}
-    )
+    action = fields.String(required=True, metadata={"enum": list(words(HistoryAction))})
     release_id = fields.String(data_key="releaseId", required=True)
     previous_release_id = fields.String(
         data_key="previousReleaseId", allow_none=True, required=True
@@ -246,7 +244,7 @@ HistoryPageSchema = page_schema(HistoryEntrySchema, "HistoryPageSchema")
 class Channels(MethodView):
     @blp.response(200, ChannelPageSchema)
     @problems(blp, 401, 403, 422)
-    @require("viewer")
+    @require(Role.VIEWER)
     @blp.arguments(PageArgsSchema, location="query")
     @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
     def get(self, args: dict[str, Any], reveal: bool) -> Page[channels.ChannelView]:
@@ -257,7 +255,7 @@ class Channels(MethodView):
 
     @blp.response(201, ChannelSchema)
     @problems(blp, 400, 401, 403, 409, 413, 422, s409="The channel exists (CHANNEL_EXISTS)")
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.arguments(ChannelCreateSchema)
     @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
     def post(self, data: dict[str, Any], reveal: bool) -> channels.ChannelView:
@@ -270,7 +268,7 @@ class Channels(MethodView):
 class ChannelByName(MethodView):
     @blp.response(200, ChannelSchema)
     @problems(blp, 401, 403, 404)
-    @require("viewer")
+    @require(Role.VIEWER)
     @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
     def get(self, name: str, reveal: bool) -> channels.ChannelView:
         """Show a channel and its head."""
@@ -288,7 +286,7 @@ class ChannelByName(MethodView):
         s422="Validation failed, the base values clash with a release the channel has "
         "carried (MERGE_CONFLICT), or a strict channel refuses them (UNSAFE_VALUES_CHANGE)",
     )
-    @require("publisher", channel_arg="name")
+    @require(Role.PUBLISHER, channel_arg="name")
     @blp.arguments(ChannelUpdateSchema)
     @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
     def patch(self, data: dict[str, Any], name: str, reveal: bool) -> dict[str, Any]:
@@ -299,7 +297,7 @@ class ChannelByName(MethodView):
 
     @blp.response(204)
     @problems(blp, 401, 403, 404, 409, s409="The channel has history (CHANNEL_NOT_EMPTY)")
-    @require("admin")
+    @require(Role.ADMIN)
     def delete(self, name: str) -> None:
         """Delete a channel that has never had a release."""
         channels.delete_channel(get_session(), current_actor(), name)
@@ -309,7 +307,7 @@ class ChannelByName(MethodView):
 class ChannelReleases(MethodView):
     @blp.response(200, ReleasePageSchema)
     @problems(blp, 401, 403, 404, 422)
-    @require("viewer")
+    @require(Role.VIEWER)
     @blp.arguments(PageArgsSchema, location="query")
     @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
     def get(self, args: dict[str, Any], name: str, reveal: bool) -> Page[releases.ReleaseView]:
@@ -333,7 +331,7 @@ class ChannelReleases(MethodView):
         s422="Validation failed, the values clash with the base values (MERGE_CONFLICT), or "
         "a strictValues channel refuses an unsafe values change (UNSAFE_VALUES_CHANGE)",
     )
-    @require("publisher", channel_arg="name")
+    @require(Role.PUBLISHER, channel_arg="name")
     @blp.arguments(PublishSchema)
     @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
     def post(self, data: dict[str, Any], name: str, reveal: bool) -> tuple[dict[str, Any], int]:
@@ -371,7 +369,7 @@ class Promote(MethodView):
         s422="Validation failed, the values clash with the base values (MERGE_CONFLICT), or "
         "a strictValues channel refuses an unsafe values change (UNSAFE_VALUES_CHANGE)",
     )
-    @require("publisher", channel_arg="name")
+    @require(Role.PUBLISHER, channel_arg="name")
     @blp.arguments(PromoteSchema)
     @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
     def post(self, data: dict[str, Any], name: str, reveal: bool) -> dict[str, Any]:
@@ -406,7 +404,7 @@ class Rollback(MethodView):
         "(ROLLOUT_IN_PROGRESS)",
         s422="The release was never head of the channel (NOT_IN_CHANNEL_HISTORY)",
     )
-    @require("publisher", channel_arg="name")
+    @require(Role.PUBLISHER, channel_arg="name")
     @blp.arguments(RollbackSchema, required=False)
     @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
     def post(self, data: dict[str, Any], name: str, reveal: bool) -> channels.ChannelView:
@@ -421,7 +419,7 @@ class Rollback(MethodView):
 class History(MethodView):
     @blp.response(200, HistoryPageSchema)
     @problems(blp, 401, 403, 404, 422)
-    @require("viewer")
+    @require(Role.VIEWER)
     @blp.arguments(PageArgsSchema, location="query")
     def get(self, args: dict[str, Any], name: str) -> Page[releases.HistoryEntry]:
         """Every head change and rollout step of the channel, newest first."""
@@ -432,7 +430,7 @@ class History(MethodView):
 class ChannelAdoption(MethodView):
     @blp.response(200, AdoptionSchema)
     @problems(blp, 401, 403, 404, 422)
-    @require("viewer")
+    @require(Role.VIEWER)
     @blp.arguments(AdoptionArgsSchema, location="query")
     def get(self, args: dict[str, Any], name: str) -> installations.Adoption:
         """Which releases the channel's installations run, active and stale."""

@@ -12,6 +12,7 @@ from deployserver.api.fields import ChannelName, ReleaseId, StorableText, UtcTim
 from deployserver.api.schemas import Timestamp, page_schema, problems
 from deployserver.auth import require
 from deployserver.db import get_session
+from deployserver.models import Role
 from deployserver.pagination import Page, PageArgsSchema
 from deployserver.services import installations
 
@@ -56,7 +57,7 @@ InstallationPageSchema = page_schema(InstallationSchema, "InstallationPageSchema
 class Installations(MethodView):
     @blp.response(200, InstallationPageSchema)
     @problems(blp, 401, 403, 422)
-    @require("viewer")
+    @require(Role.VIEWER)
     @blp.arguments(InstallationArgsSchema, location="query")
     def get(self, args: dict[str, Any]) -> Page[installations.InstallationView]:
         """List installations, most recently seen first."""

@@ -13,7 +13,7 @@ from deployserver.auth import current_actor, require
 from deployserver.db import get_session
 from deployserver.extensions import state
 from deployserver.licensing import keys as key_material
-from deployserver.models import SigningKey
+from deployserver.models import KeyStatus, Role, words
 from deployserver.pagination import PageArgsSchema
 from deployserver.services import keys
 
@@ -22,7 +22,7 @@ blp = Blueprint(
 )
 
 
-def public_jwk(key: SigningKey) -> dict[str, Any]:
+def public_jwk(key: keys.KeyView) -> dict[str, Any]:
     return key_material.jwk_for(
         key_material.load_public_key(key.public_key, key.alg), key.kid, key.alg
     )
@@ -31,9 +31,7 @@ def public_jwk(key: SigningKey) -> dict[str, Any]:
 class KeySchema(Schema):
     kid = fields.String(required=True)
     alg = fields.String(required=True, validate=validate.OneOf(key_material.ALGORITHMS))
-    status = fields.String(
-        required=True, validate=validate.OneOf((keys.ACTIVE, keys.VERIFY_ONLY, keys.RETIRED))
-    )
+    status = fields.String(required=True, validate=validate.OneOf(words(KeyStatus)))
     created_at = Timestamp(data_key="createdAt")
     retired_at = Timestamp(data_key="retiredAt", allow_none=True)
     jwk = fields.Function(public_jwk, metadata={"description": "the public key (RFC 7517)"})
@@ -53,7 +51,7 @@ class GenerateKeySchema(Schema):
 
 @blp.route("")
 class Keys(MethodView):
-    @require("admin")
+    @require(Role.ADMIN)
     @problems(blp, 401, 403, 422, s422="Invalid limit or cursor")
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, KeyPageSchema)
@@ -62,11 +60,11 @@ class Keys(MethodView):
         page = keys.list_keys(get_session(), **args)
         return {"items": page.items, "nextCursor": page.next_cursor}
 
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.arguments(GenerateKeySchema)
     @blp.response(201, KeySchema)
     @problems(blp, 401, 403, 422, s422="Unsupported algorithm")
-    def post(self, data: dict[str, Any]) -> SigningKey:
+    def post(self, data: dict[str, Any]) -> keys.KeyView:
         """Generate a signing key; it signs from now on, older keys keep verifying."""
         return keys.generate_key(
             get_session(), current_actor(), state().config.secret_key, data["alg"]
@@ -75,9 +73,9 @@ class Keys(MethodView):
 
 @blp.route("/<kid:kid>/retire")
 class RetireKey(MethodView):
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.response(200, KeySchema)
     @problems(blp, 401, 403, 404, 409, s404="No such key", s409="The current signing key")
-    def post(self, kid: str) -> SigningKey:
+    def post(self, kid: str) -> keys.KeyView:
         """Retire a key: it verifies nothing more and leaves the JWKS."""
         return keys.retire_key(get_session(), current_actor(), kid)

@@ -21,8 +21,9 @@ from deployserver.extensions import state
 from deployserver.licensing.credentials import license_from_authorization, trim_license
 from deployserver.licensing.judge import CODES
 from deployserver.licensing.verifier import license_verifier
-from deployserver.models import License
+from deployserver.models import Role
 from deployserver.pagination import PageArgsSchema
+from deployserver.ratelimit import license_failure
 from deployserver.services import licenses
 from deployserver.services.licenses import MAX_TTL_DAYS, STATUSES
 
@@ -83,7 +84,7 @@ class LicenseSchema(Schema):
 class IssuedLicense:
     """A new license and its JWT (a tuple would read as flask-smorest's (body, status))."""
 
-    license: License
+    license: licenses.LicenseRecord
     token: str
 
 
@@ -119,6 +120,7 @@ class Validate(MethodView):
         blp,
         401,
         422,
+        429,
         503,
         s401="Credentials that are not a license",
         s422="No license given",
@@ -135,12 +137,16 @@ class Validate(MethodView):
             if header is None:
                 raise Invalid.field("license", "give the license in the body or as Basic password")
             token = license_from_authorization(header)
-        return license_verifier(state()).verify(token).as_dict()
+        app_state = state()
+        verdict = license_verifier(app_state).verify(token)
+        if not verdict.valid:
+            license_failure(app_state)
+        return verdict.as_dict()
 
 
 @blp.route("")
 class Licenses(MethodView):
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.arguments(IssueSchema)
     @blp.response(201, IssuedLicenseSchema)
     @problems(
@@ -159,7 +165,7 @@ class Licenses(MethodView):
         row, token = licenses.issue_license(get_session(), current_actor(), config, **data)
         return IssuedLicense(row, token)
 
-    @require("admin")
+    @require(Role.ADMIN)
     @problems(blp, 401, 403, 422, s422="Invalid limit or cursor")
     @blp.arguments(LicenseListArgsSchema, location="query")
     @blp.response(200, LicensePageSchema)
@@ -171,39 +177,39 @@ class Licenses(MethodView):
 
 @blp.route("/<license_id:license_id>")
 class LicenseById(MethodView):
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.response(200, LicenseSchema)
     @problems(blp, 401, 403, 404, s404="No such license")
-    def get(self, license_id: str) -> License:
+    def get(self, license_id: str) -> licenses.LicenseRecord:
         """Read one license."""
         return licenses.get_license(get_session(), license_id)
 
 
 @blp.route("/<license_id:license_id>/revoke")
 class RevokeLicense(MethodView):
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.response(200, LicenseSchema)
     @problems(blp, 401, 403, 404, s404="No such license")
-    def post(self, license_id: str) -> License:
+    def post(self, license_id: str) -> licenses.LicenseRecord:
         """Revoke a license for good."""
         return licenses.revoke_license(get_session(), current_actor(), license_id)
 
 
 @blp.route("/<license_id:license_id>/suspend")
 class SuspendLicense(MethodView):
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.response(200, LicenseSchema)
     @problems(blp, 401, 403, 404, 409, s404="No such license", s409="The license is revoked")
-    def post(self, license_id: str) -> License:
+    def post(self, license_id: str) -> licenses.LicenseRecord:
         """Suspend a license until it is reinstated."""
         return licenses.suspend_license(get_session(), current_actor(), license_id)
 
 
 @blp.route("/<license_id:license_id>/reinstate")
 class ReinstateLicense(MethodView):
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.response(200, LicenseSchema)
     @problems(blp, 401, 403, 404, 409, s404="No such license", s409="The license is revoked")
-    def post(self, license_id: str) -> License:
+    def post(self, license_id: str) -> licenses.LicenseRecord:
         """Make a suspended license valid again."""
         return licenses.reinstate_license(get_session(), current_actor(), license_id)

@@ -14,6 +14,7 @@ from deployserver.api.schemas import Timestamp, problems
 from deployserver.auth import require
 from deployserver.db import get_session
 from deployserver.errors import Invalid, NotFound
+from deployserver.models import Role
 from deployserver.services import releases
 
 blp = Blueprint(
@@ -107,7 +108,7 @@ class ReleaseByVersion(MethodView):
 class ReleaseById(MethodView):
     @blp.response(200, ReleaseSchema)
     @problems(blp, 401, 403, 404)
-    @require("viewer")
+    @require(Role.VIEWER)
     @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
     def get(self, release_id: str, reveal: bool) -> releases.ReleaseView:
         """Show a release."""
@@ -135,7 +136,7 @@ class DiffSchema(Schema):
 class ReleaseDiff(MethodView):
     @blp.response(200, DiffSchema)
     @problems(blp, 401, 403, 404)
-    @require("viewer")
+    @require(Role.VIEWER)
     @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
     def get(self, release_id: str, other_id: str, reveal: bool) -> dict[str, Any]:
         """What changes in chart and values from one release to the other."""

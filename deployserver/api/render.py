@@ -14,6 +14,7 @@ from deployserver.api.schemas import problems
 from deployserver.auth import require
 from deployserver.db import get_session
 from deployserver.extensions import state
+from deployserver.models import Role
 from deployserver.services import render
 
 blp = Blueprint(
@@ -79,7 +80,7 @@ class Render(MethodView):
         "layers or a null meeting a value (MERGE_CONFLICT, the path in errors); a release never "
         "head of the channel (NOT_IN_CHANNEL_HISTORY)",
     )
-    @require("viewer")
+    @require(Role.VIEWER)
     @blp.arguments(RenderSchema, required=False)
     @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
     def post(self, data: dict[str, Any], name: str, reveal: bool) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from deployserver.api.reveal import RevealArgsSchema, reveal_allowed, shown
 from deployserver.api.schemas import problems
 from deployserver.auth import current_actor, require
 from deployserver.db import get_session
+from deployserver.models import Role
 from deployserver.services import channels, rollouts
 
 blp = Blueprint(
@@ -37,7 +38,7 @@ class Rollout(MethodView):
         s409="No rollout in progress (NO_ROLLOUT)",
         s422="Validation failed, or the percentage would shrink (ROLLOUT_PERCENT_DECREASE)",
     )
-    @require("publisher", channel_arg="name")
+    @require(Role.PUBLISHER, channel_arg="name")
     @blp.arguments(RolloutArgsSchema)
     @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
     def post(self, data: dict[str, Any], name: str, reveal: bool) -> channels.ChannelView:
@@ -50,7 +51,7 @@ class Rollout(MethodView):
 class RolloutComplete(MethodView):
     @blp.response(200, ChannelSchema)
     @problems(blp, 401, 403, 404, 409, s409="No rollout in progress (NO_ROLLOUT)")
-    @require("publisher", channel_arg="name")
+    @require(Role.PUBLISHER, channel_arg="name")
     @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
     def post(self, name: str, reveal: bool) -> channels.ChannelView:
         """Make the rollout's candidate the head, for every license."""
@@ -62,7 +63,7 @@ class RolloutComplete(MethodView):
 class RolloutAbort(MethodView):
     @blp.response(200, ChannelSchema)
     @problems(blp, 401, 403, 404, 409, s409="No rollout in progress (NO_ROLLOUT)")
-    @require("publisher", channel_arg="name")
+    @require(Role.PUBLISHER, channel_arg="name")
     @blp.arguments(RevealArgsSchema, location="query", as_kwargs=True)
     def post(self, name: str, reveal: bool) -> channels.ChannelView:
         """Withdraw the rollout's candidate; its cohort gets the head again."""

@@ -67,6 +67,7 @@ PROBLEM_DESCRIPTIONS = {
     409: "Conflicts with the stored state",
     413: "Request body over the configured limit",
     422: "Validation failed; errors names each field",
+    429: "Too many failed attempts from this address (RATE_LIMITED; see Retry-After)",
     503: "The database is unavailable (DATABASE_UNAVAILABLE)",
 }
 

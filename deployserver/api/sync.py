@@ -44,6 +44,13 @@ class SyncSchema(Schema):
         required=True,
         metadata={"description": "Path relative to the channels folder -> file text"},
     )
+    seed = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Seed only: create what is missing, a head only for channels "
+            "without one; never move a head or rewrite a channel (what a server start does)"
+        },
+    )
     dry_run = fields.Boolean(
         data_key="dryRun", load_default=False, metadata={"description": "Plan, write nothing"}
     )
@@ -103,6 +110,7 @@ class Sync(MethodView):
             current_actor(),
             files,
             dry_run=data["dry_run"],
+            seed=data["seed"],
             may_create=principal.may_create_channels,
         )
         return {"plan": [action.line for action in result.actions], "applied": not result.dry_run}

@@ -15,9 +15,9 @@ from deployserver.api.blueprint import Blueprint
 from deployserver.api.schemas import Timestamp, page_schema, problems
 from deployserver.auth import current_actor, current_principal, require
 from deployserver.db import get_session
-from deployserver.models import ApiToken
 from deployserver.pagination import Page, PageArgsSchema
 from deployserver.services import tokens
+from deployserver.services.tokens import TokenView
 
 blp = Blueprint(
     "tokens", __name__, url_prefix="/api/v1", description="Bearer tokens and the caller"
@@ -44,7 +44,7 @@ class TokenSchema(Schema):
 class CreatedToken:
     """A new token's row and its secret, read as one object by CreatedTokenSchema."""
 
-    row: ApiToken
+    row: TokenView
     token: str
 
     def __getattr__(self, name: str) -> Any:
@@ -88,7 +88,7 @@ class Tokens(MethodView):
     @problems(blp, 401, 403, 422, s422="Invalid limit or cursor")
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, TokenPageSchema)
-    def get(self, args: dict[str, Any]) -> Page[ApiToken]:
+    def get(self, args: dict[str, Any]) -> Page[TokenView]:
         """List tokens (never their secrets)."""
         return tokens.list_tokens(get_session(), limit=args["limit"], cursor=args["cursor"])
 
@@ -114,7 +114,7 @@ class RevokeToken(MethodView):
     @require("admin")
     @problems(blp, 401, 403, 404, s404="No such token (TOKEN_NOT_FOUND)")
     @blp.response(200, TokenSchema)
-    def post(self, token_id: str) -> ApiToken:
+    def post(self, token_id: str) -> TokenView:
         """Revoke a token; requests presenting it get 401 from now on."""
         return tokens.revoke_token(get_session(), current_actor(), token_id)
 

@@ -153,16 +153,22 @@ def read_channel_folder(folder: Path) -> dict[str, str]:
 @channels_group.command("sync")
 @click.argument("folder", default="channels", type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Print the plan and write nothing.")
+@click.option(
+    "--seed",
+    is_flag=True,
+    help="Only fill in what is missing, as a server start does: never move a head or "
+    "rewrite a channel that has one.",
+)
 @output_options
 @with_client
-def sync(client: Client, fmt: str, folder: Path, dry_run: bool) -> None:
+def sync(client: Client, fmt: str, folder: Path, dry_run: bool, seed: bool) -> None:
     """Create, update, publish, promote and move heads until the server matches FOLDER.
 
     The server runs it on the uploaded files in one transaction: any refusal changes
     nothing. Never deletes a channel or a release.
     """
     files = read_channel_folder(folder)
-    result = client.post("/api/v1/sync", {"files": files, "dryRun": dry_run})
+    result = client.post("/api/v1/sync", {"files": files, "dryRun": dry_run, "seed": seed})
 
     def table(doc: dict[str, Any]) -> None:
         for line in doc["plan"]:

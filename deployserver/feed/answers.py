@@ -22,6 +22,7 @@ from sqlalchemy import and_, exists, select, true
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import aliased
 
+from deployserver import metrics
 from deployserver.errors import NotFound, Unavailable
 from deployserver.extensions import AppState
 from deployserver.feed.cohorts import in_cohort
@@ -98,16 +99,22 @@ class SpecFeed:
                 license_id, channel
             ),
         )
+        # Bumped by every invalidation: an answer read before one is not cached after it.
+        self._generation = 0
 
     def head(self, channel: str, license_id: str | None = None) -> ServedSpec:
         """The served spec of ``channel``'s head, or of its rollout candidate when
         ``license_id`` is in the cohort; NotFound CHANNEL_NOT_FOUND / CHANNEL_EMPTY."""
         entry = self._heads.get(channel)
-        if entry is not None and entry[0] > time.monotonic():
-            answer = entry[1]
+        hit = entry is not None and entry[0] > time.monotonic()
+        metrics.cache_lookup("channel", hit)
+        if hit:
+            answer = entry[1]  # type: ignore[index]
         else:
+            generation = self._generation
             answer = self._load_head(channel)
-            self._heads[channel] = (time.monotonic() + self._ttl, answer)
+            if generation == self._generation:
+                self._heads[channel] = (time.monotonic() + self._ttl, answer)
         if not isinstance(answer, ChannelAnswer):
             raise NotFound(answer.detail, answer.code)
         served = answer.for_license(license_id)
@@ -133,14 +140,18 @@ class SpecFeed:
                 return candidate
         key = (channel, release_id)
         entry = self._pinned.get(key)
-        if entry is not None and entry[0] > time.monotonic():
-            return _unwrap(entry[1])
+        hit = entry is not None and entry[0] > time.monotonic()
+        metrics.cache_lookup("pinned", hit)
+        if hit:
+            return _unwrap(entry[1])  # type: ignore[index]
+        generation = self._generation
         value = self._load(
             f"pin-{channel}-{release_id}.json", lambda: self._query_pinned(channel, release_id)
         )
         if len(self._pinned) >= MAX_PINNED_ENTRIES:
             self._pinned.clear()
-        self._pinned[key] = (time.monotonic() + self._ttl, value)
+        if generation == self._generation:
+            self._pinned[key] = (time.monotonic() + self._ttl, value)
         return _unwrap(value)
 
     def _cohort_candidate(
@@ -153,10 +164,19 @@ class SpecFeed:
         return served if served.release_id == release_id else None
 
     def forget(self) -> None:
-        """Drop this worker's cache (tests; a write in this process that must show at once)."""
+        """Drop this worker's cache (invalidation after missed messages; tests)."""
+        self._generation += 1
         self._heads.clear()
         self._pinned.clear()
         self.policies.forget()
+
+    def drop_channel(self, channel: str) -> None:
+        """Drop the cached answers of ``channel`` (its head, rollout and pinned releases)."""
+        self._generation += 1
+        self._heads.pop(channel, None)
+        for key in [key for key in list(self._pinned) if key[0] == channel]:
+            self._pinned.pop(key, None)
+        self.policies.drop_channel(channel)
 
     def _load(self, name: str, query: Callable[[], _Answer]) -> _Answer:
         try:
@@ -211,10 +231,12 @@ class SpecFeed:
         self._persisted[name] = fingerprint
 
     def _from_store(self, name: str, exc: DBAPIError) -> Any:
+        metrics.database_error()
         known = self._store.read_json(name)
         if _spec_from(known) is None:
             log.warning("database unavailable (%s); nothing known for %s", _kind(exc), name)
         else:
+            metrics.stale_answer()
             log.warning("database unavailable (%s); serving last known %s", _kind(exc), name)
         return known
 

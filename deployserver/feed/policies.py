@@ -159,6 +159,16 @@ class PolicyFeed:
             known.append(LastServed(release, _moment(first), _moment(seen)))
         return latest_served(known)
 
+    def forget_licenses(self) -> None:
+        """Read every license's pin and window again on the next poll that needs them."""
+        self._licenses = (0.0, {})
+
+    def drop_channel(self, channel: str) -> None:
+        """Read ``channel``'s required and urgent releases again (they changed)."""
+        self._channels.pop(channel, None)
+        for key in [key for key in list(self._keys) if key[0] == channel]:
+            self._keys.pop(key, None)
+
     def forget(self) -> None:
         """Drop the cached policies and stored facts (a write in this process)."""
         self._licenses = (0.0, {})

@@ -27,6 +27,7 @@ from jwt.exceptions import (
 )
 
 from deployserver.licensing import keys as key_material
+from deployserver.models.vocabularies import LicenseStatus
 from deployserver.specs.served import rfc3339
 
 if TYPE_CHECKING:
@@ -298,9 +299,9 @@ def _judge_claims(
     if audience not in audiences:
         return _reject(WRONG_AUDIENCE, f"audience {_short(aud)} is not {audience!r}", view)
     status = trust.license_statuses.get(license_id)
-    if status == "revoked":
+    if status == LicenseStatus.REVOKED:
         return _reject(REVOKED, "the license has been revoked", view)
-    if status == "suspended":
+    if status == LicenseStatus.SUSPENDED:
         return _reject(SUSPENDED, "the license is suspended", view)
     if not_before is not None and not_before > now + leeway:
         return Judgement(

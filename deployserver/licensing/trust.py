@@ -19,14 +19,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deployserver.licensing import keys as key_material
-from deployserver.models import License, SigningKey
+from deployserver.models import KeyStatus, License, LicenseStatus, SigningKey
 from deployserver.specs.canonical import digest_of
 
 log = logging.getLogger(__name__)
 
 LKG_NAME = "trust.json"
 LKG_FORMAT = 1
-NON_ACTIVE = ("revoked", "suspended")
+NON_ACTIVE = (LicenseStatus.REVOKED, LicenseStatus.SUSPENDED)
 # A status change is stamped with its writer's clock and seen only once committed; rereading
 # this far back covers slow commits and clock skew between hosts.
 STATUS_CHANGE_OVERLAP = timedelta(minutes=15)
@@ -156,7 +156,7 @@ class TrustReader:
                 (row.kid, row.alg, row.status, row.public_key)
                 for row in session.execute(
                     select(SigningKey.kid, SigningKey.alg, SigningKey.status, SigningKey.public_key)
-                    .where(SigningKey.status != "retired")
+                    .where(SigningKey.status != KeyStatus.RETIRED)
                     .order_by(SigningKey.created_at.desc(), SigningKey.kid.desc())
                 )
             ]

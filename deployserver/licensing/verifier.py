@@ -17,11 +17,13 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from deployserver import metrics
 from deployserver.errors import Unavailable
 from deployserver.extensions import AppState
 from deployserver.feed.lkg import LastKnownGood
@@ -35,6 +37,7 @@ from deployserver.licensing.judge import (
 )
 from deployserver.licensing.trust import (
     LKG_NAME,
+    NON_ACTIVE,
     TrustReader,
     TrustSnapshot,
     build_snapshot,
@@ -45,6 +48,9 @@ log = logging.getLogger(__name__)
 
 # A token naming a key not in the snapshot re-reads the keys at most this often.
 FORCED_REFRESH_SECONDS = 1.0
+# After a failed refresh (database down) the next one is tried this soon, so a change made
+# just before the outage is read as soon as the database is back.
+OUTAGE_RETRY_SECONDS = 1.0
 EXTRAS_KEY = "license_verifier"
 
 
@@ -96,7 +102,9 @@ class LicenseVerifier:
         entry = self._cache.get(digest)
         now = self._monotonic()
         if entry is not None and entry[1] > now:
+            metrics.cache_lookup("license", True)
             return entry[0]
+        metrics.cache_lookup("license", False)
         return self._verify_uncached(token, digest)
 
     def _verify_uncached(self, token: str, digest: bytes) -> Verdict:
@@ -166,14 +174,18 @@ class LicenseVerifier:
         try:
             keys, statuses, changed = self._reader.read(started)
         except DBAPIError as exc:
-            # Retry once per bound, not per request: a dead database must not stall polls.
-            self._refresh_due = started + self._bound
+            metrics.database_error()
+            # Retried soon, but once per OUTAGE_RETRY_SECONDS, not per request: a dead
+            # database must not stall polls.
+            self._refresh_due = started + min(self._bound, OUTAGE_RETRY_SECONDS)
             # What was read before the outage may have missed changes made during it.
             self._reader.forget()
             # The stored snapshot is the newest any worker of this host read (a revocation
             # seen by another worker must hold here too); this worker's memory is the fallback.
             stored = snapshot_from_json(self._store.read_json(LKG_NAME))
-            if stored is not None:
+            if stored is not None and (
+                self._snapshot is None or stored.fingerprint != self._snapshot.fingerprint
+            ):
                 self._snapshot = stored
             if self._snapshot is None:
                 log.warning(
@@ -206,6 +218,80 @@ class LicenseVerifier:
         self._snapshot = snapshot
         self._refresh_due = started + self._bound
         return snapshot
+
+    def license_changed(self, license_id: str, status: str) -> None:
+        """A license's status changed (an invalidation message): hold it at once, without
+        the database (it may be down), drop that license's verdicts and keep the snapshot in
+        the host's store so every worker's outage fallback has it too."""
+        with self._refresh_lock:
+            snapshot = self._snapshot
+            fresh = None
+            if snapshot is not None:
+                statuses = dict(snapshot.license_statuses)
+                if status in NON_ACTIVE:
+                    statuses[license_id] = status
+                else:
+                    statuses.pop(license_id, None)
+                fresh = self._snapshot = _rebuilt(snapshot, statuses=statuses)
+            with self._cache_lock:
+                stale = [
+                    digest
+                    for digest, (verdict, _) in self._cache.items()
+                    if verdict.license is not None and verdict.license.id == license_id
+                ]
+                for digest in stale:
+                    self._cache.pop(digest, None)
+        # Stored after the change is in force: the store syncs to disk, which may be slow.
+        if fresh is not None:
+            self._save(fresh)
+
+    def keys_changed(self, kid: str, status: str) -> None:
+        """A signing key changed (an invalidation message). A retired key stops verifying at
+        once; any other change is read from the database on the next verification."""
+        fresh = None
+        with self._refresh_lock:
+            snapshot = self._snapshot
+            if snapshot is not None and status == "retired":
+                fresh = self._snapshot = _rebuilt(snapshot, without_kid=kid)
+                # Which verdicts that key signed is not kept: drop them all.
+                self._cache = {}
+            self._refresh_due = -math.inf
+        if fresh is not None:
+            self._save(fresh)
+
+    def _save(self, snapshot: TrustSnapshot) -> None:
+        if snapshot.fingerprint != self._saved_fingerprint:
+            self._store.write_json(LKG_NAME, snapshot.to_json())
+            self._saved_fingerprint = snapshot.fingerprint
+
+    def forget(self) -> None:
+        """Drop every verdict and read the trust material again on the next verification."""
+        with self._refresh_lock:
+            if self._snapshot is not None:
+                # A new object: a judgement made with the old one in flight is not cached.
+                self._snapshot = replace(self._snapshot)
+            self._cache = {}
+            self._refresh_due = -math.inf
+
+
+def _rebuilt(
+    snapshot: TrustSnapshot,
+    *,
+    statuses: Mapping[str, str] | None = None,
+    without_kid: str | None = None,
+) -> TrustSnapshot:
+    """``snapshot`` with other license statuses or without one key (parsed keys reused)."""
+    rows = [
+        (k.kid, k.alg, k.status, k.public_pem)
+        for k in snapshot.keys.values()
+        if k.kid != without_kid
+    ]
+    return build_snapshot(
+        rows,
+        snapshot.license_statuses if statuses is None else statuses,
+        snapshot.source,
+        snapshot,
+    )
 
 
 def _same_keys(snapshot: TrustSnapshot, keys: list[tuple[str, str, str, str]]) -> bool:

@@ -8,8 +8,17 @@ from deployserver.models.installations import AnonymousPolls, Installation
 from deployserver.models.licenses import License, SigningKey
 from deployserver.models.policies import LicensePin, MaintenanceWindow
 from deployserver.models.tokens import ApiToken
+from deployserver.models.vocabularies import (
+    HEAD_ACTIONS,
+    HistoryAction,
+    KeyStatus,
+    LicenseStatus,
+    Role,
+    words,
+)
 
 __all__ = [
+    "HEAD_ACTIONS",
     "AnonymousPolls",
     "ApiToken",
     "AuditEvent",
@@ -18,10 +27,15 @@ __all__ = [
     "ChannelEvent",
     "ChannelRelease",
     "ConsoleSession",
+    "HistoryAction",
     "Installation",
+    "KeyStatus",
     "License",
     "LicensePin",
+    "LicenseStatus",
     "MaintenanceWindow",
     "Release",
+    "Role",
     "SigningKey",
+    "words",
 ]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from deployserver.db import Base, UTCDateTime, utcnow
 from deployserver.models.types import Digest, ExactString255, Json, LongText, Name, Uuid
+from deployserver.models.vocabularies import HistoryAction, one_of
 
 
 class Channel(Base):
@@ -122,4 +123,4 @@ class ChannelEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     percent: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
-    __table_args__ = (Index(None, "channel_id", "id"),)
+    __table_args__ = (Index(None, "channel_id", "id"), one_of("action", HistoryAction))

@@ -1,6 +1,6 @@
 """What each licensed installation last polled, and anonymous polls per channel and hour.
 
-Both are written in batches off the polling path (``deployserver/installations.py``) and
+Both are written in batches off the polling path (``deployserver/feed/recorder.py``) and
 pruned by age.
 """
 
@@ -34,7 +34,9 @@ class Installation(Base):
 
     __table_args__ = (
         Index(None, "channel", "last_seen"),
-        Index(None, "last_seen"),
+        # The listing walks (last_seen, license_id) newest first, keyset-paged; pruning by
+        # age uses its leading column.
+        Index(None, "last_seen", "license_id"),
         Index(None, "subject", "last_seen"),
         Index(None, "last_release_id", "last_seen"),
     )

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from deployserver.db import Base, UTCDateTime, utcnow
 from deployserver.models.types import Json, LongBlob, LongText, Name, Uuid
+from deployserver.models.vocabularies import KeyStatus, LicenseStatus, one_of
 
 
 class License(Base):
@@ -19,7 +20,7 @@ class License(Base):
     subject: Mapped[str] = mapped_column(Name)
     channel: Mapped[str] = mapped_column(String(63))
     claims: Mapped[dict[str, Any]] = mapped_column(Json)
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = mapped_column(String(16), default=LicenseStatus.ACTIVE)
     kid: Mapped[str] = mapped_column(String(64))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     not_before: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -34,6 +35,7 @@ class License(Base):
         Index(None, "subject"),
         Index(None, "status_changed_at"),
         Index(None, "issued_at", "id"),
+        one_of("status", LicenseStatus),
     )
 
 
@@ -45,6 +47,8 @@ class SigningKey(Base):
     public_key: Mapped[str] = mapped_column(LongText)  # PEM
     # Private key PEM sealed with the server secret (authenticated encryption).
     private_key_encrypted: Mapped[bytes] = mapped_column(LongBlob)
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = mapped_column(String(16), default=KeyStatus.ACTIVE)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (one_of("status", KeyStatus),)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from deployserver.db import Base, UTCDateTime, utcnow
 from deployserver.models.types import Digest, Json, Name, Uuid
+from deployserver.models.vocabularies import Role, one_of
 
 
 class ApiToken(Base):
@@ -25,3 +26,5 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # After this moment the token is refused as a revoked one is; null: it never expires.
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (one_of("role", Role),)

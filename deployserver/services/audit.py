@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from deployserver.db import read_transaction, view_of
 from deployserver.models import AuditEvent
 from deployserver.pagination import Page, SortKey, cursor_int, keyset, page_of
 from deployserver.specs.text import validate_text
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One recorded write: who, what, which target, the digests before and after, when."""
+
+    id: int
+    actor: str
+    action: str
+    target: str
+    before: str | None
+    after: str | None
+    at: datetime
+    request_id: str | None
+    client_request_id: str | None
 
 
 @dataclass(frozen=True)
@@ -31,7 +48,7 @@ def record(
     target: str,
     before: str | None,
     after: str | None,
-) -> AuditEvent:
+) -> None:
     """Add an audit event to the caller's transaction (the caller commits both together)."""
     event = AuditEvent(
         actor=actor.name,
@@ -43,7 +60,6 @@ def record(
         client_request_id=actor.client_request_id,
     )
     session.add(event)
-    return event
 
 
 def list_events(
@@ -54,7 +70,7 @@ def list_events(
     *,
     actor: str | None = None,
     action: str | None = None,
-) -> Page[AuditEvent]:
+) -> Page[AuditEntry]:
     """Audit events, newest first, optionally of one target, actor or action (exact)."""
     query = keyset(select(AuditEvent), cursor, limit, SortKey("id", AuditEvent.id, cursor_int))
     if target is not None:
@@ -63,5 +79,6 @@ def list_events(
         query = query.where(AuditEvent.actor == validate_text(actor, "actor"))
     if action is not None:
         query = query.where(AuditEvent.action == validate_text(action, "action"))
-    rows = list(session.scalars(query))
+    with read_transaction(session):
+        rows = [view_of(AuditEntry, row) for row in session.scalars(query)]
     return page_of(rows, limit, lambda event: {"id": event.id})

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from deployserver.db import utcnow
 from deployserver.errors import Conflict
-from deployserver.models import Channel, ChannelEvent, ChannelRelease, Release
+from deployserver.models import Channel, ChannelEvent, ChannelRelease, HistoryAction, Release
 from deployserver.services import audit
 from deployserver.services.channels import (
     channel_state,
@@ -29,10 +29,6 @@ from deployserver.specs.diff import ValuesWarning, values_warnings
 from deployserver.specs.merge import MergeConflict, merge_conflict
 from deployserver.specs.release import is_release_id
 from deployserver.specs.served import served_body
-
-# History actions that move the head; the others (rollout-start, rollout-advance,
-# rollout-abort) record rollout steps and leave it where it is.
-HEAD_ACTIONS = ("publish", "promote", "rollback", "rollout-complete")
 
 
 def channel_release(session: Session, channel: Channel, release_id: str) -> ChannelRelease | None:
@@ -161,7 +157,9 @@ def stage_candidate(
     channel.candidate_release_id = release.id
     channel.rollout_percent = percent
     channel.updated_at = now
-    record_rollout_event(session, actor, channel, release.id, "rollout-start", before, now)
+    record_rollout_event(
+        session, actor, channel, release.id, HistoryAction.ROLLOUT_START, before, now
+    )
 
 
 def record_rollout_event(

@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from deployserver.db import end_read, find_or_404, get_session, utcnow, write_transaction
+from deployserver.db import (
+    find_or_404,
+    get_session,
+    read_transaction,
+    utcnow,
+    view_of,
+    write_transaction,
+)
 from deployserver.errors import Conflict, Invalid
 from deployserver.extensions import AppState, state
 from deployserver.licensing import keys as key_material
-from deployserver.models import SigningKey
+from deployserver.models import KeyStatus, SigningKey
 from deployserver.pagination import Page, SortKey, cursor_str, cursor_time, keyset, page_of
 from deployserver.services import audit
 from deployserver.specs.canonical import digest_of
@@ -27,9 +35,6 @@ from deployserver.specs.ids import is_kid
 
 log = logging.getLogger(__name__)
 
-ACTIVE = "active"
-VERIFY_ONLY = "verify-only"
-RETIRED = "retired"
 STARTUP_ACTOR = audit.Actor(name="system:startup")
 
 
@@ -42,6 +47,18 @@ class Signer:
     private_key: key_material.SigningPrivateKey
 
 
+@dataclass(frozen=True)
+class KeyView:
+    """A signing key as callers see it: public parts only."""
+
+    kid: str
+    alg: str
+    status: str
+    public_key: str
+    created_at: datetime
+    retired_at: datetime | None
+
+
 def key_state(key: SigningKey) -> dict[str, object]:
     """What the audit log digests for a key (public parts only)."""
     return {"kid": key.kid, "alg": key.alg, "status": key.status, "publicKey": key.public_key}
@@ -49,7 +66,7 @@ def key_state(key: SigningKey) -> dict[str, object]:
 
 def generate_key(
     session: Session, actor: audit.Actor, secret: str, alg: str = key_material.DEFAULT_ALGORITHM
-) -> SigningKey:
+) -> KeyView:
     """Create a new signing key; earlier active keys become verify-only."""
     if alg not in key_material.ALGORITHMS:
         raise Invalid.field("alg", f"must be one of {', '.join(key_material.ALGORITHMS)}")
@@ -57,7 +74,7 @@ def generate_key(
     for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
         try:
             with write_transaction(session):
-                return _store_new_key(session, actor, secret, new)
+                return view_of(KeyView, _store_new_key(session, actor, secret, new))
         except OperationalError as exc:
             # InnoDB may pick a concurrent rotation as a deadlock victim (gap locks against
             # the other's insert); its advice is to run the transaction again.
@@ -89,10 +106,10 @@ def _store_new_key(
     session: Session, actor: audit.Actor, secret: str, new: key_material.NewKey
 ) -> SigningKey:
     _lock_keys(session)
-    demoted = list(session.scalars(select(SigningKey).where(SigningKey.status == ACTIVE)))
+    demoted = list(session.scalars(select(SigningKey).where(SigningKey.status == KeyStatus.ACTIVE)))
     for old in demoted:
         before = digest_of(key_state(old))
-        old.status = VERIFY_ONLY
+        old.status = KeyStatus.VERIFY_ONLY
         audit.record(
             session, actor, "key.demote", f"key:{old.kid}", before, digest_of(key_state(old))
         )
@@ -101,7 +118,7 @@ def _store_new_key(
         alg=new.alg,
         public_key=new.public_pem,
         private_key_encrypted=key_material.seal(new.private_key, new.kid, secret),
-        status=ACTIVE,
+        status=KeyStatus.ACTIVE,
         created_at=utcnow(),
     )
     session.add(key)
@@ -110,7 +127,7 @@ def _store_new_key(
     return key
 
 
-def retire_key(session: Session, actor: audit.Actor, kid: str) -> SigningKey:
+def retire_key(session: Session, actor: audit.Actor, kid: str) -> KeyView:
     """Retire a key: it verifies nothing from now on (within the license cache bound).
 
     The current signing key cannot be retired: generate its successor first, so the server
@@ -123,22 +140,22 @@ def retire_key(session: Session, actor: audit.Actor, kid: str) -> SigningKey:
         key = find_or_404(
             session, SigningKey, kid, guard=is_kid, noun="signing key", code="KEY_NOT_FOUND"
         )
-        if key.status == ACTIVE:
+        if key.status == KeyStatus.ACTIVE:
             raise Conflict(
                 f"key {kid} is the current signing key; generate a new key before retiring it",
                 "KEY_IN_USE",
             )
-        if key.status != RETIRED:
+        if key.status != KeyStatus.RETIRED:
             before = digest_of(key_state(key))
-            key.status = RETIRED
+            key.status = KeyStatus.RETIRED
             key.retired_at = utcnow()
             audit.record(
                 session, actor, "key.retire", f"key:{key.kid}", before, digest_of(key_state(key))
             )
-    return key
+        return view_of(KeyView, key)
 
 
-def list_keys(session: Session, limit: int = 500, cursor: str | None = None) -> Page[SigningKey]:
+def list_keys(session: Session, limit: int = 500, cursor: str | None = None) -> Page[KeyView]:
     """Every key, newest first."""
     query = keyset(
         select(SigningKey),
@@ -147,8 +164,8 @@ def list_keys(session: Session, limit: int = 500, cursor: str | None = None) -> 
         SortKey("at", SigningKey.created_at, cursor_time),
         SortKey("kid", SigningKey.kid, cursor_str),
     )
-    rows = list(session.scalars(query))
-    end_read(session)
+    with read_transaction(session):
+        rows = [view_of(KeyView, row) for row in session.scalars(query)]
     return page_of(rows, limit, lambda key: {"at": key.created_at.isoformat(), "kid": key.kid})
 
 
@@ -171,7 +188,7 @@ def current_signer(session: Session, secret: str) -> Signer | None:
     """The newest active key, opened for signing; None when the server has none."""
     key = session.scalar(
         select(SigningKey)
-        .where(SigningKey.status == ACTIVE)
+        .where(SigningKey.status == KeyStatus.ACTIVE)
         .order_by(SigningKey.created_at.desc(), SigningKey.kid.desc())
         .limit(1)
     )
@@ -185,13 +202,15 @@ def current_signer(session: Session, secret: str) -> Signer | None:
     return Signer(kid=key.kid, alg=key.alg, private_key=private_key)
 
 
-def ensure_key_in(session: Session, actor: audit.Actor, secret: str) -> SigningKey | None:
+def ensure_key_in(session: Session, actor: audit.Actor, secret: str) -> KeyView | None:
     """Generate an EdDSA signing key when no key is active; returns the new key, if any."""
     with write_transaction(session):
         _lock_keys(session)
-        if session.scalar(select(SigningKey.kid).where(SigningKey.status == ACTIVE).limit(1)):
+        if session.scalar(
+            select(SigningKey.kid).where(SigningKey.status == KeyStatus.ACTIVE).limit(1)
+        ):
             return None
-        key = _store_new_key(session, actor, secret, key_material.generate())
+        key = view_of(KeyView, _store_new_key(session, actor, secret, key_material.generate()))
     log.info("generated signing key %s (%s): no active signing key was present", key.kid, key.alg)
     return key
 
@@ -205,7 +224,7 @@ def signing_key_ready(app_state: AppState) -> str:
     try:
         with app_state.sessions() as session:
             found = session.scalar(
-                select(SigningKey.kid).where(SigningKey.status == ACTIVE).limit(1)
+                select(SigningKey.kid).where(SigningKey.status == KeyStatus.ACTIVE).limit(1)
             )
     except SQLAlchemyError as exc:
         log.warning("readiness: cannot read signing keys: %s", type(exc).__name__)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,21 +18,35 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deployserver.config import Config
-from deployserver.db import end_read, find_or_404, utcnow, write_transaction
+from deployserver.db import find_or_404, read_transaction, utcnow, view_of, write_transaction
 from deployserver.errors import Conflict, Invalid
 from deployserver.licensing.judge import MAX_TOKEN_LENGTH
-from deployserver.models import Channel, License
+from deployserver.models import Channel, License, LicenseStatus, words
 from deployserver.pagination import Page, SortKey, cursor_str, cursor_time, keyset, page_of
 from deployserver.services import audit
 from deployserver.services.keys import signer_for_issuance
 from deployserver.specs.canonical import NotCanonicalizable, digest_of, normalize
 from deployserver.specs.text import is_uuid, validate_text
 
-ACTIVE = "active"
-SUSPENDED = "suspended"
-REVOKED = "revoked"
-STATUSES = (ACTIVE, SUSPENDED, REVOKED)
+STATUSES = words(LicenseStatus)
 MAX_TTL_DAYS = 36_500
+
+
+@dataclass(frozen=True)
+class LicenseRecord:
+    """An issued license as stored (its JWT is never stored)."""
+
+    id: str
+    subject: str
+    channel: str
+    claims: dict[str, Any]
+    status: str
+    kid: str
+    issued_at: datetime
+    not_before: datetime
+    expires_at: datetime | None
+    issued_by: str
+    status_changed_at: datetime | None
 
 
 def license_state(license: License) -> dict[str, Any]:
@@ -111,8 +126,8 @@ def issue_license(
     perpetual: bool = False,
     not_before: datetime | None = None,
     entitlements: Mapping[str, Any] | None = None,
-) -> tuple[License, str]:
-    """Sign a license with the current signing key and record it; returns the row and JWT.
+) -> tuple[LicenseRecord, str]:
+    """Sign a license with the current signing key and record it; returns it and its JWT.
 
     The JWT is not stored: like a token, it is shown once (a lost one is re-issued).
     """
@@ -164,7 +179,7 @@ def issue_license(
             subject=subject,
             channel=channel,
             claims=claims,
-            status=ACTIVE,
+            status=LicenseStatus.ACTIVE,
             kid=signer.kid,
             issued_at=issued,
             not_before=valid_from,
@@ -181,21 +196,21 @@ def issue_license(
             None,
             digest_of(license_state(license)),
         )
-    return license, token
+        return view_of(LicenseRecord, license), token
 
 
 def _change_status(
     session: Session, actor: audit.Actor, license_id: str, action: str, new_status: str
-) -> License:
+) -> LicenseRecord:
     with write_transaction(session):
         license = _find_license(session, license_id)
         if license.status == new_status:
-            return license
-        if license.status == REVOKED:
+            return view_of(LicenseRecord, license)
+        if license.status == LicenseStatus.REVOKED:
             raise Conflict(
                 f"license {license_id} is revoked for good; issue a new one", "LICENSE_REVOKED"
             )
-        if new_status == ACTIVE and license.status != SUSPENDED:
+        if new_status == LicenseStatus.ACTIVE and license.status != LicenseStatus.SUSPENDED:
             raise Conflict(f"license {license_id} is not suspended", "LICENSE_NOT_SUSPENDED")
         before = digest_of(license_state(license))
         license.status = new_status
@@ -208,29 +223,27 @@ def _change_status(
             before,
             digest_of(license_state(license)),
         )
-    return license
+        return view_of(LicenseRecord, license)
 
 
-def revoke_license(session: Session, actor: audit.Actor, license_id: str) -> License:
+def revoke_license(session: Session, actor: audit.Actor, license_id: str) -> LicenseRecord:
     """Refuse the license for good."""
-    return _change_status(session, actor, license_id, "revoke", REVOKED)
+    return _change_status(session, actor, license_id, "revoke", LicenseStatus.REVOKED)
 
 
-def suspend_license(session: Session, actor: audit.Actor, license_id: str) -> License:
+def suspend_license(session: Session, actor: audit.Actor, license_id: str) -> LicenseRecord:
     """Refuse the license until it is reinstated."""
-    return _change_status(session, actor, license_id, "suspend", SUSPENDED)
+    return _change_status(session, actor, license_id, "suspend", LicenseStatus.SUSPENDED)
 
 
-def reinstate_license(session: Session, actor: audit.Actor, license_id: str) -> License:
+def reinstate_license(session: Session, actor: audit.Actor, license_id: str) -> LicenseRecord:
     """Make a suspended license valid again (a revoked one stays revoked)."""
-    return _change_status(session, actor, license_id, "reinstate", ACTIVE)
+    return _change_status(session, actor, license_id, "reinstate", LicenseStatus.ACTIVE)
 
 
-def get_license(session: Session, license_id: str) -> License:
-    try:
-        return _find_license(session, license_id)
-    finally:
-        end_read(session)
+def get_license(session: Session, license_id: str) -> LicenseRecord:
+    with read_transaction(session):
+        return view_of(LicenseRecord, _find_license(session, license_id))
 
 
 def _find_license(session: Session, license_id: str) -> License:
@@ -247,7 +260,7 @@ def list_licenses(
     subject: str | None = None,
     status: str | None = None,
     channel: str | None = None,
-) -> Page[License]:
+) -> Page[LicenseRecord]:
     """Licenses, newest first, optionally of one subject, status or channel."""
     for field, value in (("subject", subject), ("status", status), ("channel", channel)):
         if value is not None:
@@ -265,6 +278,6 @@ def list_licenses(
         query = query.where(License.status == status)
     if channel is not None:
         query = query.where(License.channel == channel)
-    rows = list(session.scalars(query))
-    end_read(session)
+    with read_transaction(session):
+        rows = [view_of(LicenseRecord, row) for row in session.scalars(query)]
     return page_of(rows, limit, lambda row: {"at": row.issued_at.isoformat(), "id": row.id})

@@ -22,7 +22,14 @@ from sqlalchemy.orm import Session, aliased
 
 from deployserver.db import find_or_404, read_transaction, utcnow, write_transaction
 from deployserver.errors import Conflict, Invalid, NotFound
-from deployserver.models import Channel, ChannelEvent, ChannelRelease, Release
+from deployserver.models import (
+    HEAD_ACTIONS,
+    Channel,
+    ChannelEvent,
+    ChannelRelease,
+    HistoryAction,
+    Release,
+)
 from deployserver.pagination import (
     Page,
     SortKey,
@@ -196,7 +203,7 @@ def publish_release(
             digest_of(release_state(release)),
         )
         if rollout_percent is None:
-            heads.move_head(session, actor, channel, release, "publish")
+            heads.move_head(session, actor, channel, release, HistoryAction.PUBLISH)
         else:
             heads.stage_candidate(session, actor, channel, release, rollout_percent)
         heads.mark_urgent(session, channel, release, urgent)
@@ -235,7 +242,7 @@ def promote_release(
         heads.refuse_during_rollout(channel)
         warnings = heads.check_values_safety(session, channel, release)
         if rollout_percent is None:
-            heads.move_head(session, actor, channel, release, "promote")
+            heads.move_head(session, actor, channel, release, HistoryAction.PROMOTE)
         else:
             heads.stage_candidate(session, actor, channel, release, rollout_percent)
         heads.mark_urgent(session, channel, release, urgent)
@@ -257,7 +264,7 @@ def rollback_channel(
                 select(ChannelEvent)
                 .where(
                     ChannelEvent.channel_id == channel.id,
-                    ChannelEvent.action.in_(heads.HEAD_ACTIONS),
+                    ChannelEvent.action.in_(HEAD_ACTIONS),
                 )
                 .order_by(ChannelEvent.id.desc())
                 .limit(1)
@@ -281,7 +288,7 @@ def rollback_channel(
             heads.refuse_during_rollout(channel)
             release = session.get(Release, target_id)
             assert release is not None  # channel events and channel releases reference it
-            heads.move_head(session, actor, channel, release, "rollback")
+            heads.move_head(session, actor, channel, release, HistoryAction.ROLLBACK)
         return channel_view(session, channel)
 
 

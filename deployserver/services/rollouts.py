@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from deployserver.db import utcnow, write_transaction
 from deployserver.errors import Conflict, Invalid
-from deployserver.models import Channel, Release
+from deployserver.models import Channel, HistoryAction, Release
 from deployserver.services import audit
 from deployserver.services.channels import ChannelView, channel_state, channel_view, lock_channel
 from deployserver.services.heads import move_head, record_rollout_event
@@ -48,7 +48,9 @@ def advance_rollout(
             now = utcnow()
             channel.rollout_percent = percent
             channel.updated_at = now
-            record_rollout_event(session, actor, channel, candidate, "rollout-advance", before, now)
+            record_rollout_event(
+                session, actor, channel, candidate, HistoryAction.ROLLOUT_ADVANCE, before, now
+            )
         return channel_view(session, channel)
 
 
@@ -58,7 +60,7 @@ def complete_rollout(session: Session, actor: audit.Actor, channel_name: str) ->
         channel = lock_channel(session, channel_name)
         release = session.get(Release, _candidate_of(channel))
         assert release is not None  # the foreign key holds it
-        move_head(session, actor, channel, release, "rollout-complete", percent=100)
+        move_head(session, actor, channel, release, HistoryAction.ROLLOUT_COMPLETE, percent=100)
         return channel_view(session, channel)
 
 
@@ -74,6 +76,6 @@ def abort_rollout(session: Session, actor: audit.Actor, channel_name: str) -> Ch
         channel.rollout_percent = None
         channel.updated_at = now
         record_rollout_event(
-            session, actor, channel, candidate, "rollout-abort", before, now, percent
+            session, actor, channel, candidate, HistoryAction.ROLLOUT_ABORT, before, now, percent
         )
         return channel_view(session, channel)

@@ -11,17 +11,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from deployserver.db import end_read, find_or_404, utcnow, write_transaction
+from deployserver.db import find_or_404, read_transaction, utcnow, view_of, write_transaction
 from deployserver.errors import Invalid
-from deployserver.models import ApiToken, Channel
+from deployserver.models import ApiToken, Channel, Role, words
 from deployserver.pagination import Page, SortKey, cursor_str, keyset, page_of
 from deployserver.services import audit
 from deployserver.services.channels import validate_channel_name
 from deployserver.specs.canonical import digest_of
 from deployserver.specs.text import is_uuid, validate_text
 
-ROLES = ("viewer", "publisher", "admin")
-ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
+ROLES = words(Role)
+ROLE_RANK: dict[str, int] = {role.value: rank for rank, role in enumerate(Role)}
 TOKEN_PREFIX = "dst_"
 # last_used_at is a hint, not an audit trail: refresh it at most this often per token.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
@@ -57,9 +57,23 @@ class Principal:
         return ROLE_RANK[self.role] >= ROLE_RANK[role]
 
     def may_write(self, channel: str) -> bool:
-        if self.role == "admin":
+        if self.role == Role.ADMIN:
             return True
-        return self.role == "publisher" and (self.channels is None or channel in self.channels)
+        return self.role == Role.PUBLISHER and (self.channels is None or channel in self.channels)
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """An API token as callers see it: never the secret or its hash."""
+
+    id: str
+    name: str
+    role: str
+    channels: list[str] | None
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    expires_at: datetime | None
 
 
 def token_state(token: ApiToken) -> dict[str, object]:
@@ -81,8 +95,8 @@ def create_token(
     role: str,
     channels: list[str] | None = None,
     expires_at: datetime | None = None,
-) -> tuple[ApiToken, str]:
-    """Create a token; returns the row and the secret, which is never stored or shown again.
+) -> tuple[TokenView, str]:
+    """Create a token; returns it and the secret, which is never stored or shown again.
 
     ``expires_at`` (aware) ends the token by itself; None: it lasts until revoked.
     """
@@ -92,7 +106,7 @@ def create_token(
     validate_text(name, "name")
     if role not in ROLE_RANK:
         raise Invalid.field("role", f"must be one of {', '.join(ROLES)}")
-    if channels and role != "publisher":
+    if channels and role != Role.PUBLISHER:
         raise Invalid.field("channels", "only a publisher token is limited to channels")
     for channel in channels or ():
         validate_channel_name(channel, "channels")
@@ -118,19 +132,19 @@ def create_token(
         audit.record(
             session, actor, "token.create", f"token:{token.id}", None, digest_of(token_state(token))
         )
-    return token, secret
+        return view_of(TokenView, token), secret
 
 
-def list_tokens(session: Session, limit: int = 500, cursor: str | None = None) -> Page[ApiToken]:
+def list_tokens(session: Session, limit: int = 500, cursor: str | None = None) -> Page[TokenView]:
     query = keyset(
         select(ApiToken), cursor, limit, SortKey("id", ApiToken.id, cursor_str), descending=False
     )
-    rows = list(session.scalars(query))
-    end_read(session)
+    with read_transaction(session):
+        rows = [view_of(TokenView, row) for row in session.scalars(query)]
     return page_of(rows, limit, lambda token: {"id": token.id})
 
 
-def revoke_token(session: Session, actor: audit.Actor, token_id: str) -> ApiToken:
+def revoke_token(session: Session, actor: audit.Actor, token_id: str) -> TokenView:
     with write_transaction(session):
         token = find_or_404(
             session, ApiToken, token_id, guard=is_uuid, noun="token", code="TOKEN_NOT_FOUND"
@@ -146,7 +160,7 @@ def revoke_token(session: Session, actor: audit.Actor, token_id: str) -> ApiToke
                 before,
                 digest_of(token_state(token)),
             )
-    return token
+        return view_of(TokenView, token)
 
 
 def token_live(token: ApiToken, now: datetime) -> bool:

@@ -429,8 +429,13 @@ def test_every_documented_error_is_problem_json(client: FlaskClient) -> None:
 def test_every_authenticated_operation_documents_401_and_403(client: FlaskClient) -> None:
     spec = client.get("/openapi.json").get_json()
     public = {"/healthz", "/readyz", "/.well-known/jwks.json", "/api/v1/licenses/validate"}
+    # Any role may read metrics: a token is needed, but none is forbidden.
+    any_role = {"/metrics"}
     for path, operations in spec["paths"].items():
         if path in public or path.startswith("/api/v1/operator/"):
+            continue
+        if path in any_role:
+            assert "401" in operations["get"]["responses"]
             continue
         for method, operation in operations.items():
             if method == "parameters":

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from deployserver.errors import Conflict, Invalid, NotFound
 from deployserver.extensions import state
-from deployserver.models import AuditEvent, SigningKey
+from deployserver.models import AuditEvent, KeyStatus, SigningKey
 from deployserver.services import keys
 from tests.licensing.factories import ACTOR
 
@@ -24,7 +24,7 @@ def test_generate_rotates_the_signing_key(app: Flask, session: Any) -> None:
     first = keys.generate_key(session, ACTOR, secret(app))
     second = keys.generate_key(session, ACTOR, secret(app), "ES256")
     statuses = {key.kid: key.status for key in keys.list_keys(session).items}
-    assert statuses == {first.kid: keys.VERIFY_ONLY, second.kid: keys.ACTIVE}
+    assert statuses == {first.kid: KeyStatus.VERIFY_ONLY, second.kid: KeyStatus.ACTIVE}
     signer = keys.current_signer(session, secret(app))
     assert signer is not None and (signer.kid, signer.alg) == (second.kid, "ES256")
     actions = list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
@@ -48,7 +48,7 @@ def test_retire(app: Flask, session: Any) -> None:
     old = keys.generate_key(session, ACTOR, secret(app))
     keys.generate_key(session, ACTOR, secret(app))
     retired = keys.retire_key(session, ACTOR, old.kid)
-    assert retired.status == keys.RETIRED and retired.retired_at is not None
+    assert retired.status == KeyStatus.RETIRED and retired.retired_at is not None
     # Retiring again changes nothing and records nothing.
     count = len(list(session.scalars(select(AuditEvent))))
     keys.retire_key(session, ACTOR, old.kid)
@@ -60,7 +60,7 @@ def test_the_signing_key_cannot_be_retired(app: Flask, session: Any) -> None:
     with pytest.raises(Conflict) as caught:
         keys.retire_key(session, ACTOR, key.kid)
     assert caught.value.code == "KEY_IN_USE"
-    assert session.get(SigningKey, key.kid).status == keys.ACTIVE
+    assert session.get(SigningKey, key.kid).status == KeyStatus.ACTIVE
 
 
 @pytest.mark.parametrize("kid", ["nope", "x" * 500])
@@ -96,7 +96,7 @@ def test_startup_generates_one_eddsa_key_and_logs_only_its_kid(
         keys.ensure_signing_key(app)
         keys.ensure_signing_key(app)
     rows = list(session.scalars(select(SigningKey)))
-    assert len(rows) == 1 and rows[0].alg == "EdDSA" and rows[0].status == keys.ACTIVE
+    assert len(rows) == 1 and rows[0].alg == "EdDSA" and rows[0].status == KeyStatus.ACTIVE
     assert rows[0].kid in caplog.text
     assert "PRIVATE" not in caplog.text and "BEGIN" not in caplog.text
 
@@ -134,5 +134,5 @@ def test_concurrent_rotations_leave_exactly_one_active_key(app: Flask) -> None:
     assert not failures, failures
     with app.app_context():
         statuses = list(get_session().scalars(select(SigningKey.status)))
-    assert sorted(statuses).count(keys.ACTIVE) == 1
+    assert sorted(statuses).count(KeyStatus.ACTIVE) == 1
     assert len(statuses) == workers + 1

@@ -159,7 +159,11 @@ def test_head_moved_off_the_file_by_rest_is_brought_back(app: Flask, tmp_path: P
         releases.publish_release(
             get_session(), ACTOR, "stable", "1.0.1", {"path": "/charts/x"}, values={}
         )
-    assert sync(app, folder) == ["move head stable 1.0.1 -> 1.0.0 (rollback)"]
+    assert sync(app, folder) == [
+        "drift stable 1.0.1: made head outside the files (publish by cli:test); "
+        "this sync moves the head away from it",
+        "move head stable 1.0.1 -> 1.0.0 (rollback)",
+    ]
 
 
 def test_published_elsewhere_with_same_content_is_promoted(app: Flask, tmp_path: Path) -> None:

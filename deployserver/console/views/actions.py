@@ -15,8 +15,8 @@ from deployserver.console.blueprint import bp, form_text, require
 from deployserver.console.preview import preview_move
 from deployserver.db import get_session
 from deployserver.errors import Conflict, Invalid
+from deployserver.models import HEAD_ACTIONS
 from deployserver.services import channels, releases, rollouts
-from deployserver.services.heads import HEAD_ACTIONS
 
 
 def _percent(raw: str | None, field: str = "percent") -> int | None:

@@ -3,8 +3,8 @@
 Also when an installation was first served its current release (the dwell of a required
 release counts from it).
 
-Revision ID: 0006_installation_policies
-Revises: 0005_token_expiry
+Revision ID: 0007_installation_policies
+Revises: 0006_vocabulary_checks
 Create Date: 2026-12-01 22:00:00.000000
 """
 
@@ -16,8 +16,8 @@ from sqlalchemy.dialects import mysql
 
 # Frozen copies of the model column types (migrations must not follow later model edits).
 TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-revision: str = "0006_installation_policies"
-down_revision: str | None = "0005_token_expiry"
+revision: str = "0007_installation_policies"
+down_revision: str | None = "0006_vocabulary_checks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
