@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from deployserver.services.policies import (
+from deployserver.services.policy_facts import (
     read_channel_policy,
     read_last_served,
     read_license_policies,

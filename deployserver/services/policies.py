@@ -8,12 +8,12 @@ change in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deployserver.db import find_or_404, read_transaction, utcnow, write_transaction
@@ -22,7 +22,6 @@ from deployserver.feed.cohorts import in_cohort
 from deployserver.models import (
     Channel,
     ChannelRelease,
-    Installation,
     License,
     LicensePin,
     MaintenanceWindow,
@@ -30,9 +29,14 @@ from deployserver.models import (
 )
 from deployserver.services import audit
 from deployserver.services.channels import find_channel
+from deployserver.services.policy_facts import (
+    read_channel_policy,
+    read_last_served,
+    read_release_keys,
+    with_releases,
+)
 from deployserver.specs.canonical import digest_of
 from deployserver.specs.policy import (
-    ChannelPolicy,
     Decision,
     LastServed,
     LicensePolicy,
@@ -43,7 +47,6 @@ from deployserver.specs.policy import (
 )
 from deployserver.specs.release import is_release_id
 from deployserver.specs.text import is_uuid
-from deployserver.specs.values import semver_key
 from deployserver.specs.windows import Window, parse_window
 
 MAX_REASON = 1000
@@ -309,100 +312,6 @@ def set_required(
                 digest_of({"required": required}),
             )
         return RequiredView(channel.name, release.id, release.version, required)
-
-
-# Reads shared with the feed (the poll's per-worker caches) so both decide alike.
-
-
-def read_channel_policy(connection: Connection, channel_name: str) -> ChannelPolicy:
-    """A channel's required and urgent releases (in its head history) with their order."""
-    rows = connection.execute(
-        select(Release.id, Release.version, ChannelRelease.required, ChannelRelease.urgent)
-        .join(ChannelRelease, ChannelRelease.release_id == Release.id)
-        .join(Channel, Channel.id == ChannelRelease.channel_id)
-        .where(
-            Channel.name == channel_name,
-            ChannelRelease.was_head,
-            or_(ChannelRelease.required, ChannelRelease.urgent),
-        )
-    ).all()
-    return ChannelPolicy(
-        order={row.id: semver_key(row.version) for row in rows},
-        required=frozenset(row.id for row in rows if row.required),
-        urgent=frozenset(row.id for row in rows if row.urgent),
-    )
-
-
-def read_release_keys(
-    connection: Connection, channel_name: str, release_ids: Iterable[str]
-) -> dict[str, tuple[tuple[Any, ...], bool]]:
-    """For releases the channel serves: their SemVer order and whether they are in its head
-    history (a staged candidate is not). Releases the channel never served are absent."""
-    wanted = [release for release in set(release_ids) if is_release_id(release)]
-    if not wanted:
-        return {}
-    rows = connection.execute(
-        select(Release.id, Release.version, ChannelRelease.candidate_only)
-        .join(ChannelRelease, ChannelRelease.release_id == Release.id)
-        .join(Channel, Channel.id == ChannelRelease.channel_id)
-        .where(Channel.name == channel_name, Release.id.in_(wanted))
-    ).all()
-    return {row.id: (semver_key(row.version), not row.candidate_only) for row in rows}
-
-
-def with_releases(
-    base: ChannelPolicy, keys: dict[str, tuple[tuple[Any, ...], bool]], normal: str
-) -> ChannelPolicy:
-    """``base`` knowing the order of more releases: those in the head history, and the
-    normal answer (a rollout candidate is served to its cohort, so it is a target)."""
-    order = dict(base.order)
-    for release, (key, in_history) in keys.items():
-        if in_history or release == normal:
-            order[release] = key
-    return ChannelPolicy(order, base.required, base.urgent)
-
-
-def read_license_policies(connection: Connection) -> dict[str, LicensePolicy]:
-    """Every license that has a pin or a window (two indexed scans, one dict)."""
-    pins = {
-        row.license_id: Pin(row.release_id, row.until, row.reason)
-        for row in connection.execute(
-            select(
-                LicensePin.license_id, LicensePin.release_id, LicensePin.until, LicensePin.reason
-            )
-        )
-    }
-    windows = {
-        row.license_id: Window(tuple(row.days), row.start, row.end, row.timezone)
-        for row in connection.execute(
-            select(
-                MaintenanceWindow.license_id,
-                MaintenanceWindow.days,
-                MaintenanceWindow.start,
-                MaintenanceWindow.end,
-                MaintenanceWindow.timezone,
-            )
-        )
-    }
-    return {
-        license_id: LicensePolicy(pins.get(license_id), windows.get(license_id))
-        for license_id in pins.keys() | windows.keys()
-    }
-
-
-def read_last_served(connection: Connection, license_id: str, channel: str) -> LastServed | None:
-    """The release an installation was last served on ``channel`` (written by the recorder)."""
-    row = connection.execute(
-        select(
-            Installation.last_release_id,
-            Installation.release_since,
-            Installation.first_seen,
-            Installation.last_seen,
-        ).where(Installation.license_id == license_id, Installation.channel == channel)
-    ).first()
-    if row is None or row.last_release_id is None:
-        return None
-    return LastServed(row.last_release_id, row.release_since or row.first_seen, row.last_seen)
 
 
 def explain_decision(

@@ -13,7 +13,7 @@ from deployserver.console.charts import adoption_chart
 from deployserver.db import get_session, read_transaction
 from deployserver.models import Release
 from deployserver.pagination import DEFAULT_LIMIT
-from deployserver.services import channels, installations, policies, releases
+from deployserver.services import channels, installations, policy_facts, releases
 from deployserver.services.releases import HistoryEntry
 
 DONE = {
@@ -37,7 +37,7 @@ class ChannelRow:
 def required_of(session: Session, channel: str) -> frozenset[str]:
     """The channel's required releases (as the poll's feed reads them)."""
     with read_transaction(session):
-        return policies.read_channel_policy(session.connection(), channel).required
+        return policy_facts.read_channel_policy(session.connection(), channel).required
 
 
 def versions_of(session: Session, ids: set[str]) -> dict[str, str]:
