@@ -291,6 +291,14 @@ class RequiredView:
     required: bool
 
 
+def is_required(session: Session, channel_name: str, release_id: str) -> bool:
+    """Whether the release is marked required on the channel (False when not carried there)."""
+    with read_transaction(session):
+        channel = find_channel(session, channel_name)
+        served = session.get(ChannelRelease, (channel.id, release_id))
+        return served is not None and served.required
+
+
 def set_required(
     session: Session, actor: audit.Actor, channel_name: str, release_ref: str, required: bool
 ) -> RequiredView:
