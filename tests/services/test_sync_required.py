@@ -12,7 +12,7 @@ from deployserver.db import get_session
 from deployserver.errors import DeployServerError
 from deployserver.services import policies, releases
 from tests.channel_folders import channel_file, publish_entry, write_folder
-from tests.services.test_sync import ACTOR, sync
+from tests.services.test_sync import sync
 from tests.snapshots import database_snapshot
 
 
