@@ -18,7 +18,7 @@ UV_COMPILE := --universal --python-version 3.11 --generate-hashes --quiet \
 	--custom-compile-command "make lock"
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev lock run test lint fmt typecheck migrate chromium bench bench-scale bench-storm bench-slowclients bench-fleet clean
+.PHONY: help install dev lock run test lint fmt typecheck migrate chromium bench bench-policies bench-scale bench-storm bench-slowclients bench-fleet clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -82,6 +82,10 @@ test: $(DEV_STAMP) chromium ## Lint, check migrations against models, run the te
 bench: $(DEV_STAMP) ## Polling throughput: full licensed poll vs a bare Flask view (wrk)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python -m bench.poll
+
+bench-policies: $(DEV_STAMP) ## Polling throughput with 10,000 licenses carrying pins or windows
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(BIN)/python -m bench.policies
 
 bench-scale: $(DEV_STAMP) ## Scale curves: small vs large tables on SQLite and PostgreSQL (slow)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }

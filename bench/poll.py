@@ -86,8 +86,9 @@ def call(method: str, url: str, token: str, body: dict[str, Any] | None = None) 
         return json.loads(response.read())
 
 
-def seed(base: str, env: dict[str, str]) -> str:
-    """Create a channel with one realistic release and a license for it; return the license."""
+def seed(base: str, env: dict[str, str], with_admin: bool = False) -> Any:
+    """Create a channel with one realistic release and a license for it; return the license
+    (and, ``with_admin``, the admin token that made them)."""
     created = subprocess.run(
         [
             sys.executable,
@@ -134,6 +135,8 @@ def seed(base: str, env: dict[str, str]) -> str:
     issued = call(
         "POST", f"{base}/api/v1/licenses", admin, {"subject": "bench", "channel": "stable"}
     )
+    if with_admin:
+        return str(issued["token"]), admin
     return str(issued["token"])
 
 

@@ -24,7 +24,7 @@ from deployserver.specs.text import validate_text
 from deployserver.specs.values import compose_plain_yaml, parse_values_yaml, validate_values
 
 FILE_KEYS = ("name", "description", "values", "releases", "head")
-PUBLISH_KEYS = ("version", "chart", "values", "valuesFile", "notes", "metadata")
+PUBLISH_KEYS = ("version", "chart", "values", "valuesFile", "notes", "metadata", "required")
 CODE = "CHANNEL_FILE_INVALID"
 
 
@@ -43,6 +43,9 @@ class Entry:
     line: int
     version: str
     spec: ReleaseSpec | None
+    # Installations below a required release are served it before anything newer (the
+    # file states the channel: not marked means not required).
+    required: bool = False
 
     @property
     def kind(self) -> str:
@@ -282,12 +285,14 @@ def _entry(raw: Any, shown: str, channel: str, index: int, line: int, source: So
     where = f"{shown}:{line}: releases[{index}]"
     if not isinstance(raw, dict):
         raise Invalid(f"{where}: must be a release (version, chart, ...) or a promote", CODE)
+    required = _required(raw, where) if isinstance(raw, dict) else False
     if "promote" in raw:
-        extra = sorted(str(key) for key in raw if key != "promote")
+        extra = sorted(str(key) for key in raw if key not in ("promote", "required"))
         if extra:
+            # ``required`` is the one field a promote may carry besides its version.
             raise Invalid(f"{where}: a promote takes no other fields ({', '.join(extra)})", CODE)
         version = _version(raw["promote"], f"{where}: promote")
-        return Entry(shown, channel, index, line, version, None)
+        return Entry(shown, channel, index, line, version, None, required)
     for key in raw:
         if key not in PUBLISH_KEYS:
             raise Invalid(
@@ -310,7 +315,14 @@ def _entry(raw: Any, shown: str, channel: str, index: int, line: int, source: So
         )
     except DeployServerError as exc:
         raise refusal(where, exc) from None
-    return Entry(shown, channel, index, line, version, spec)
+    return Entry(shown, channel, index, line, version, spec, required)
+
+
+def _required(raw: dict[str, Any], where: str) -> bool:
+    flag = raw.get("required", False)
+    if not isinstance(flag, bool):
+        raise Invalid(f"{where}: required: must be true or false", CODE)
+    return flag
 
 
 def _version(raw: Any, where: str) -> str:

@@ -126,6 +126,8 @@ class Config:
     installation_buffer_entries: int = 100_000
     # Proxies in front of the server whose X-Forwarded-For entries are believed (0: none).
     trusted_proxies: int = 0
+    # Installation policies: how long a required release is served before the next step.
+    required_dwell_seconds: int = 600
     # Console sessions end after this many minutes without a request.
     console_session_minutes: int = 720
     testing: bool = False
@@ -142,6 +144,7 @@ class Config:
         "installation_retention_days": lambda n, v: _int(n, v, 1),
         "installation_buffer_entries": lambda n, v: _int(n, v, 1),
         "trusted_proxies": lambda n, v: _int(n, v, 0),
+        "required_dwell_seconds": lambda n, v: _int(n, v, 0),
         "console_session_minutes": lambda n, v: _int(n, v, 1),
         "allow_anonymous": _bool,
         "metrics_public": _bool,

@@ -117,12 +117,20 @@ class PublishSchema(Schema):
         RolloutArgsSchema,
         metadata={"description": "Stage the release as the channel's candidate instead of head"},
     )
+    urgent = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Reach licenses outside their maintenance windows too"},
+    )
 
 
 class PromoteSchema(ReleaseRefSchema):
     rollout = fields.Nested(
         RolloutArgsSchema,
         metadata={"description": "Stage the release as the channel's candidate instead of head"},
+    )
+    urgent = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Reach licenses outside their maintenance windows too"},
     )
 
 
@@ -374,6 +382,7 @@ class Promote(MethodView):
                 name,
                 required_release_id(data),
                 rollout_percent=rollout["percent"] if rollout else None,
+                urgent=data["urgent"],
             ),
             reveal,
         )

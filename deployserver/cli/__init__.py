@@ -15,6 +15,7 @@ from deployserver.cli import (  # noqa: F401
     installations,
     keys,
     licenses,
+    policies,
     preview,
     releases,
     rollout,

@@ -112,6 +112,11 @@ def _staged(percent: int | None) -> str:
     return "" if percent is None else f" as rollout candidate for {percent}% of licenses"
 
 
+URGENT_OPTION = click.option(
+    "--urgent", is_flag=True, help="Reach licenses outside their maintenance windows too."
+)
+
+
 @cli.command()
 @click.argument("channel")
 @click.option("--version", "version", required=True, help="SemVer 2.0 version of the release.")
@@ -124,6 +129,7 @@ def _staged(percent: int | None) -> str:
 @click.option("--notes", default="", help="Release notes.")
 @click.option("--metadata", "metadata", multiple=True, help="key=value (repeatable).")
 @ROLLOUT_OPTION
+@URGENT_OPTION
 @output_options
 @with_client
 def publish(
@@ -140,6 +146,7 @@ def publish(
     notes: str,
     metadata: tuple[str, ...],
     rollout_percent: int | None,
+    urgent: bool,
 ) -> None:
     """Publish an immutable release on CHANNEL and make it the head (or the candidate)."""
     body: dict[str, Any] = {
@@ -151,6 +158,8 @@ def publish(
     }
     if rollout_percent is not None:
         body["rollout"] = {"percent": rollout_percent}
+    if urgent:
+        body["urgent"] = True
     answer = client.call("POST", f"/api/v1/channels/{channel}/releases", body)
     release = answer.body
 
@@ -170,16 +179,24 @@ def publish(
 @click.argument("channel")
 @click.argument("release")
 @ROLLOUT_OPTION
+@URGENT_OPTION
 @output_options
 @with_client
 def promote(
-    client: Client, fmt: str, channel: str, release: str, rollout_percent: int | None
+    client: Client,
+    fmt: str,
+    channel: str,
+    release: str,
+    rollout_percent: int | None,
+    urgent: bool,
 ) -> None:
     """Make RELEASE (an id or a version) the head (or the candidate) of CHANNEL too."""
     before = client.get(f"/api/v1/channels/{channel}")
     body: dict[str, Any] = release_ref(release)
     if rollout_percent is not None:
         body["rollout"] = {"percent": rollout_percent}
+    if urgent:
+        body["urgent"] = True
     promoted = client.post(f"/api/v1/channels/{channel}/promote", body)
 
     def table(doc: dict[str, Any]) -> None:

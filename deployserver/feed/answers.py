@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, exists, select, true
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import aliased
 
@@ -27,6 +27,8 @@ from deployserver.errors import NotFound, Unavailable
 from deployserver.extensions import AppState
 from deployserver.feed.cohorts import in_cohort
 from deployserver.feed.lkg import LastKnownGood
+from deployserver.feed.policies import PolicyFeed
+from deployserver.feed.recorder import installation_recorder
 from deployserver.models import Channel, ChannelRelease
 from deployserver.specs.release import is_release_id
 
@@ -60,6 +62,8 @@ class ChannelAnswer:
     head: ServedSpec
     candidate: ServedSpec | None = None
     percent: int = 0
+    # Some release of the channel is required (installation policies apply to every poll).
+    has_required: bool = False
 
     def for_license(self, license_id: str | None) -> ServedSpec:
         """The head, or the candidate when ``license_id`` is in the rollout's cohort."""
@@ -87,6 +91,14 @@ class SpecFeed:
         self._pinned: dict[tuple[str, str], _Entry] = {}
         # What this worker last wrote to (or found in) the store, by file name.
         self._persisted: dict[str, str] = {}
+        self.policies = PolicyFeed(
+            app_state.engine,
+            self._ttl,
+            app_state.config.required_dwell_seconds,
+            lambda license_id, channel: installation_recorder(app_state).pending_release(
+                license_id, channel
+            ),
+        )
         # Bumped by every invalidation: an answer read before one is not cached after it.
         self._generation = 0
 
@@ -103,9 +115,19 @@ class SpecFeed:
             answer = self._load_head(channel)
             if generation == self._generation:
                 self._heads[channel] = (time.monotonic() + self._ttl, answer)
-        if isinstance(answer, ChannelAnswer):
-            return answer.for_license(license_id)
-        raise NotFound(answer.detail, answer.code)
+        if not isinstance(answer, ChannelAnswer):
+            raise NotFound(answer.detail, answer.code)
+        served = answer.for_license(license_id)
+        if license_id is None:
+            return served
+        decision = self.policies.choose(
+            channel, license_id, served.release_id, served is not answer.head, answer.has_required
+        )
+        if decision is None or decision.release_id == served.release_id:
+            return served
+        # A policy chose another release the channel serves: its stored bytes, as a pinned
+        # poll of it gets them.
+        return self.pinned(channel, decision.release_id)
 
     def pinned(self, channel: str, release_id: str, license_id: str | None = None) -> ServedSpec:
         """The served spec of a release that is or was head of ``channel``, or of its rollout
@@ -146,6 +168,7 @@ class SpecFeed:
         self._generation += 1
         self._heads.clear()
         self._pinned.clear()
+        self.policies.forget()
 
     def drop_channel(self, channel: str) -> None:
         """Drop the cached answers of ``channel`` (its head, rollout and pinned releases)."""
@@ -153,6 +176,7 @@ class SpecFeed:
         self._heads.pop(channel, None)
         for key in [key for key in list(self._pinned) if key[0] == channel]:
             self._pinned.pop(key, None)
+        self.policies.drop_channel(channel)
 
     def _load(self, name: str, query: Callable[[], _Answer]) -> _Answer:
         try:
@@ -176,7 +200,12 @@ class SpecFeed:
             if head is None:
                 raise _nothing_known() from None
             assert isinstance(known, dict)
-            return ChannelAnswer(head, _spec_from(known.get("candidate")), known.get("percent", 0))
+            return ChannelAnswer(
+                head,
+                _spec_from(known.get("candidate")),
+                known.get("percent", 0),
+                known.get("hasRequired") is True,
+            )
         if isinstance(answer, ChannelAnswer):
             document = _spec_json(answer.head)
             fingerprint = answer.head.etag
@@ -184,6 +213,9 @@ class SpecFeed:
                 document["candidate"] = _spec_json(answer.candidate)
                 document["percent"] = answer.percent
                 fingerprint += f"|{answer.candidate.etag}|{answer.percent}"
+            if answer.has_required:
+                document["hasRequired"] = True
+                fingerprint += "|required"
             self._remember(name, fingerprint, document)
         return answer
 
@@ -222,6 +254,9 @@ class SpecFeed:
                 Channel.rollout_percent,
                 candidate.body.label("candidate_body"),
                 candidate.etag.label("candidate_etag"),
+                exists()
+                .where(ChannelRelease.channel_id == Channel.id, ChannelRelease.required == true())
+                .label("has_required"),
             )
             .select_from(Channel)
             .outerjoin(
@@ -243,13 +278,14 @@ class SpecFeed:
             return _Missing("CHANNEL_NOT_FOUND", f"channel {channel!r} does not exist")
         if row.head_release_id is None or row.body is None:
             return _Missing("CHANNEL_EMPTY", f"channel {channel!r} has no release yet")
-        answer = ChannelAnswer(ServedSpec(row.head_release_id, row.body.encode("utf-8"), row.etag))
+        head_spec = ServedSpec(row.head_release_id, row.body.encode("utf-8"), row.etag)
+        required = bool(row.has_required)
         if row.candidate_release_id is not None and row.candidate_body is not None:
             served = ServedSpec(
                 row.candidate_release_id, row.candidate_body.encode("utf-8"), row.candidate_etag
             )
-            return ChannelAnswer(answer.head, served, row.rollout_percent or 0)
-        return answer
+            return ChannelAnswer(head_spec, served, row.rollout_percent or 0, required)
+        return ChannelAnswer(head_spec, has_required=required)
 
     def _query_pinned(self, channel: str, release_id: str) -> _Answer:
         statement = (

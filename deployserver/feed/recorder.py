@@ -39,7 +39,17 @@ RETENTION_ACTOR = Actor(name="server:retention")
 class _Seen:
     """One license's polls since the last flush."""
 
-    __slots__ = ("address", "agent", "channel", "count", "first", "last", "release_id", "subject")
+    __slots__ = (
+        "address",
+        "agent",
+        "channel",
+        "count",
+        "first",
+        "last",
+        "release_id",
+        "since",
+        "subject",
+    )
 
     def __init__(
         self,
@@ -56,6 +66,8 @@ class _Seen:
         self.subject = subject
         self.channel = channel
         self.release_id = release_id
+        # The first poll in this batch that served ``release_id``.
+        self.since = now
         self.address = address
         self.agent = agent
 
@@ -108,7 +120,9 @@ class InstallationRecorder:
                 seen.count += 1
                 seen.subject = subject
                 seen.channel = channel
-                seen.release_id = release_id
+                if seen.release_id != release_id:
+                    seen.release_id = release_id
+                    seen.since = now
                 seen.address = address
                 seen.agent = agent
             elif len(self._seen) < self._limit:
@@ -117,6 +131,15 @@ class InstallationRecorder:
                 self.stats.dropped += 1
         if self._thread is None:
             self._start()
+
+    def pending_release(self, license_id: str, channel: str) -> tuple[str, float, float] | None:
+        """The release this worker served ``license_id`` on ``channel`` since the last
+        flush: (release id, first and last poll that served it, epoch seconds)."""
+        with self._lock:
+            seen = self._seen.get(license_id)
+            if seen is None or seen.channel != channel:
+                return None
+            return seen.release_id, seen.since, seen.last
 
     def anonymous(self, channel: str) -> None:
         """Note one poll without a license (counted per channel and hour)."""
@@ -234,6 +257,8 @@ class InstallationRecorder:
                 if new is not None:
                     new.first = old.first
                     new.count += old.count
+                    if new.release_id == old.release_id:
+                        new.since = old.since
                 elif len(self._seen) < self._limit:
                     self._seen[license_id] = old
                 else:
@@ -256,6 +281,7 @@ def _installation_rows(seen: dict[str, _Seen]) -> list[dict[str, Any]]:
             "last_seen": _moment(entry.last),
             "poll_count": entry.count,
             "last_release_id": entry.release_id,
+            "release_since": _moment(entry.since),
             "last_address": (entry.address or "")[: installations.MAX_ADDRESS] or None,
             "last_user_agent": (entry.agent or "")[: installations.MAX_USER_AGENT] or None,
         }

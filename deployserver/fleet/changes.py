@@ -34,8 +34,11 @@ log = logging.getLogger(__name__)
 CHANNEL = "channel"
 LICENSE = "license"
 KEY = "key"
+POLICY = "policy"
 EVERYTHING = "everything"
-KINDS = (CHANNEL, LICENSE, KEY, EVERYTHING)
+KINDS = (CHANNEL, LICENSE, KEY, POLICY, EVERYTHING)
+# A license's installation policies (services/policies.py): its pin or window changed.
+POLICY_VERBS = {"pin", "unpin", "window", "unwindow"}
 LICENSE_STATUSES = {"revoke": "revoked", "suspend": "suspended", "reinstate": "active"}
 MESSAGE_FORMAT = 1
 _PENDING = "deployserver.fleet.pending"
@@ -81,6 +84,11 @@ def change_of(action: str, target: str) -> Change | None:
         return Change(CHANNEL, name)
     if area == LICENSE and prefix == LICENSE and verb in LICENSE_STATUSES:
         return Change(LICENSE, name, LICENSE_STATUSES[verb])
+    if area == LICENSE and prefix == LICENSE and verb in POLICY_VERBS:
+        return Change(POLICY, name)
+    if area == "release" and prefix == CHANNEL:
+        # A release's flags on one channel (required): ``channel:<name>/release:<id>``.
+        return Change(CHANNEL, name.partition("/")[0])
     if area == KEY and prefix == KEY:
         return Change(KEY, name, "retired" if verb == "retire" else "")
     return None
@@ -105,6 +113,8 @@ def apply(app_state: AppState, change: Change, *, written_here: bool = False) ->
             feed.drop_channel(change.name)
         else:
             feed.forget()
+    if change.kind == POLICY and "spec_feed" in extras:
+        spec_feed(app_state).policies.forget_licenses()
     if change.kind in (LICENSE, KEY, EVERYTHING) and "license_verifier" in extras:
         verifier = license_verifier(app_state)
         if change.kind == LICENSE:

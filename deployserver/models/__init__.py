@@ -6,6 +6,7 @@ from deployserver.models.channels import Channel, ChannelEvent, ChannelRelease, 
 from deployserver.models.console import ConsoleSession
 from deployserver.models.installations import AnonymousPolls, Installation
 from deployserver.models.licenses import License, SigningKey
+from deployserver.models.policies import LicensePin, MaintenanceWindow
 from deployserver.models.tokens import ApiToken
 from deployserver.models.vocabularies import (
     HEAD_ACTIONS,
@@ -30,7 +31,9 @@ __all__ = [
     "Installation",
     "KeyStatus",
     "License",
+    "LicensePin",
     "LicenseStatus",
+    "MaintenanceWindow",
     "Release",
     "Role",
     "SigningKey",

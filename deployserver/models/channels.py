@@ -73,6 +73,10 @@ class ChannelRelease(Base):
     # Staged as a rollout candidate and never head: servable (cohort polls, pins) but not
     # in the channel's head history (rollback targets, the channel's release list).
     candidate_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Installation policies: a required release is not skipped by installations below it;
+    # a release that arrived as urgent reaches licenses outside their maintenance windows.
+    required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     # The channel's release listing walks (arrived_at, release_id) newest first, keyset-paged;
     # a release's channels are looked up by release_id alone, which the primary key (channel

@@ -27,6 +27,8 @@ class Installation(Base):
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     poll_count: Mapped[int] = mapped_column(BigInteger, default=0)
     last_release_id: Mapped[str | None] = mapped_column(Uuid, nullable=True)
+    # The first poll served ``last_release_id`` (a required release's dwell counts from it).
+    release_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     last_user_agent: Mapped[str | None] = mapped_column(Text, nullable=True)
 

@@ -123,6 +123,14 @@ def _serve_on(
     return served
 
 
+def mark_urgent(session: Session, channel: Channel, release: Release, urgent: bool) -> None:
+    """An urgent arrival reaches licenses outside their maintenance windows (policies)."""
+    if urgent:
+        served = session.get(ChannelRelease, (channel.id, release.id))
+        assert served is not None
+        served.urgent = True
+
+
 def refuse_during_rollout(channel: Channel) -> None:
     """409 ``ROLLOUT_IN_PROGRESS``: a staged candidate holds the head where it is."""
     if channel.candidate_release_id is not None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, Integer, case, delete, func, select
+from sqlalchemy import Engine, Integer, and_, case, delete, func, select
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
@@ -119,6 +119,19 @@ def _installation_upsert(dialect: str) -> Any:
         ),
         ("subject", case((newer, new.subject), else_=table.subject)),
         ("channel", case((newer, new.channel), else_=table.channel)),
+        # Before last_release_id (MySQL's order): kept while the release served stays the
+        # same, so a required release's dwell counts from the first poll that served it.
+        (
+            "release_since",
+            case(
+                (table.release_since.is_(None), new.release_since),
+                (
+                    and_(newer, new.last_release_id != table.last_release_id),
+                    new.release_since,
+                ),
+                else_=table.release_since,
+            ),
+        ),
         ("last_release_id", case((newer, new.last_release_id), else_=table.last_release_id)),
         ("last_address", case((newer, new.last_address), else_=table.last_address)),
         ("last_user_agent", case((newer, new.last_user_agent), else_=table.last_user_agent)),

@@ -151,6 +151,7 @@ def publish_release(
     metadata: Any = None,
     notes: Any = "",
     rollout_percent: int | None = None,
+    urgent: bool = False,
 ) -> Published:
     """Create a release and make it the channel's head (with ``rollout_percent``: its
     rollout candidate, served to that share of licenses).
@@ -205,6 +206,7 @@ def publish_release(
             heads.move_head(session, actor, channel, release, HistoryAction.PUBLISH)
         else:
             heads.stage_candidate(session, actor, channel, release, rollout_percent)
+        heads.mark_urgent(session, channel, release, urgent)
         return Published(_view(session, release), changed=True, warnings=warnings)
 
 
@@ -220,6 +222,7 @@ def promote_release(
     channel_name: str,
     release_id: str,
     rollout_percent: int | None = None,
+    urgent: bool = False,
 ) -> Published:
     """Make an existing release (same id, same content) the channel's head too (with
     ``rollout_percent``: its rollout candidate).
@@ -242,6 +245,7 @@ def promote_release(
             heads.move_head(session, actor, channel, release, HistoryAction.PROMOTE)
         else:
             heads.stage_candidate(session, actor, channel, release, rollout_percent)
+        heads.mark_urgent(session, channel, release, urgent)
         return Published(_view(session, release), changed=True, warnings=warnings)
 
 

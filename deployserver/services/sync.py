@@ -20,7 +20,7 @@ from deployserver.channelfiles import ChannelFile, Entry, HeadMove, plan_order, 
 from deployserver.db import write_transaction
 from deployserver.errors import DeployServerError, Forbidden, Invalid, NotFound
 from deployserver.models import HEAD_ACTIONS, AuditEvent
-from deployserver.services import audit, channels, releases
+from deployserver.services import audit, channels, policies, releases
 from deployserver.specs.canonical import digest_of
 from deployserver.specs.values import semver_key
 
@@ -35,7 +35,8 @@ HEAD_CHANGES = tuple(f"channel.{action}" for action in HEAD_ACTIONS)
 class Action:
     """One change the sync made (or, in a dry run, would make), with its plan line."""
 
-    # create-channel, update-channel, publish, promote, rollback; drift and skip are notes
+    # create-channel, update-channel, publish, promote, rollback, require, unrequire; drift
+    # and skip are notes
     # on the plan (a head made outside the files; a step a seed leaves out), not changes.
     action: str
     channel: str
@@ -262,7 +263,8 @@ def _apply_entry(session: Session, actor: audit.Actor, entry: Entry) -> list[Act
             notes=spec.notes,
         )
         if published.changed:
-            return [Action("publish", entry.channel, _line("publish", entry), entry.version)]
+            publish = Action("publish", entry.channel, _line("publish", entry), entry.version)
+            return [publish, *_apply_required(session, actor, entry, published.release.id)]
         release = published.release
     else:
         try:
@@ -275,9 +277,21 @@ def _apply_entry(session: Session, actor: audit.Actor, entry: Entry) -> list[Act
     # The same content published earlier (through another channel, or over REST) but never
     # carried here: the file lists it on this channel, so it arrives by promotion.
     if entry.channel in release.channels:
-        return []
+        return _apply_required(session, actor, entry, release.id)
     releases.promote_release(session, actor, entry.channel, release.id)
-    return [Action("promote", entry.channel, _line("promote", entry), entry.version)]
+    promoted = Action("promote", entry.channel, _line("promote", entry), entry.version)
+    return [promoted, *_apply_required(session, actor, entry, release.id)]
+
+
+def _apply_required(
+    session: Session, actor: audit.Actor, entry: Entry, release_id: str
+) -> list[Action]:
+    """Mark the entry's release required on its channel as the file says (or unmark it)."""
+    if policies.is_required(session, entry.channel, release_id) == entry.required:
+        return []
+    policies.set_required(session, actor, entry.channel, release_id, entry.required)
+    action = "require" if entry.required else "unrequire"
+    return [Action(action, entry.channel, _line(action, entry), entry.version)]
 
 
 def _line(action: str, entry: Entry) -> str:

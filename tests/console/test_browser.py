@@ -434,3 +434,32 @@ def test_keyboard_only_sign_in_and_promote(recorded: Recorded, site: Site) -> No
     page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_contain_text("Promoted")
     assert site.head("beta") == site.ids["1.1.0"]
+
+
+def test_pinning_a_license_from_its_page_changes_the_decision(
+    recorded: Recorded, site: Site
+) -> None:
+    page = recorded.page
+    sign_in(page, site, site.admin["Authorization"].removeprefix("Bearer "))
+    page.get_by_role("link", name="Licenses").click()
+    page.get_by_role("link", name="globex", exact=True).click()
+    expect(page.get_by_role("heading", name="License of globex")).to_be_visible()
+    reason = page.locator("#decision-reason")
+    expect(reason).to_have_text("head")
+    page.get_by_label("Release (version or id)").fill("1.0.0")
+    page.get_by_label("Reason (optional)").fill("holds for the DB migration")
+    page.get_by_role("button", name="Pin", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("Pinned")
+    expect(reason).to_have_text("pin")
+    expect(page.locator(".decision")).to_contain_text("1.0.0")
+    page.locator("fieldset.days").get_by_label("sat").check()
+    page.locator("fieldset.days").get_by_label("sun").check()
+    page.get_by_label("Time zone (IANA)").fill("Europe/Berlin")
+    page.get_by_role("button", name="Save window").click()
+    expect(page.get_by_role("status")).to_contain_text("Maintenance window saved")
+    shoot(page, "14-license-policies")
+    license_id = page.url.rsplit("/", 1)[-1].split("?")[0]
+    decision = site.api("GET", f"/api/v1/licenses/{license_id}/decision")
+    assert decision["reason"] == "pin" and decision["releaseId"] == site.ids["1.0.0"]
+    window = site.api("GET", f"/api/v1/licenses/{license_id}/policies")["window"]
+    assert window["days"] == ["sat", "sun"] and window["timezone"] == "Europe/Berlin"

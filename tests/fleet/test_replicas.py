@@ -217,6 +217,16 @@ def test_every_change_reaches_every_worker_of_both_replicas_within_a_second(
             ),
         )
         path = f"/api/v1/licenses/{license['id']}"
+        # Installation policies: a pin of this license, then its removal.
+        fleet.change(
+            "pin",
+            lambda: write("PUT", path + "/pin", {"version": "1.0.0"}),
+            version("1.0.0"),
+            holder,
+        )
+        fleet.change(
+            "unpin", lambda: write("DELETE", path + "/pin", None, 204), version("2.0.0"), holder
+        )
         fleet.change(
             "suspend",
             lambda: write("POST", path + "/suspend", {}),

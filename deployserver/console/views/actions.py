@@ -65,6 +65,7 @@ def promote(name: str) -> Response:
         name,
         form_text("releaseId", 64),
         rollout_percent=_percent(request.form.get("percent")),
+        urgent=request.form.get("urgent") == "on",
     )
     return _back(name, "promote")
 

@@ -13,7 +13,7 @@ from deployserver.console.charts import adoption_chart
 from deployserver.db import get_session, read_transaction
 from deployserver.models import Release
 from deployserver.pagination import DEFAULT_LIMIT
-from deployserver.services import channels, installations, releases
+from deployserver.services import channels, installations, policy_facts, releases
 from deployserver.services.releases import HistoryEntry
 
 DONE = {
@@ -22,6 +22,8 @@ DONE = {
     "rollout": "Rollout percentage changed.",
     "rollout-complete": "Rollout completed: the candidate is the head.",
     "rollout-abort": "Rollout aborted: every license gets the head again.",
+    "required": "Marked required: installations behind it are served it before moving on.",
+    "unrequired": "No longer required.",
 }
 
 
@@ -30,6 +32,12 @@ class ChannelRow:
     channel: channels.ChannelView
     last_change: HistoryEntry | None
     active: int
+
+
+def required_of(session: Session, channel: str) -> frozenset[str]:
+    """The channel's required releases (as the poll's feed reads them)."""
+    with read_transaction(session):
+        return policy_facts.read_channel_policy(session.connection(), channel).required
 
 
 def versions_of(session: Session, ids: set[str]) -> dict[str, str]:
@@ -77,6 +85,7 @@ def channel_page(name: str) -> str:
         channel=channel,
         history=history.items,
         releases=carried.items,
+        required=required_of(session, name),
         versions=versions_of(session, ids),
         may_write=may("publisher", name),
         done=DONE.get(request.args.get("done", "")),
