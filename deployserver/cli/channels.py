@@ -150,6 +150,11 @@ def read_channel_folder(folder: Path) -> dict[str, str]:
     return files
 
 
+# The server's notes on a plan (services/sync.NOTES), named here so the client starts without
+# the server stack.
+PLAN_NOTES = ("drift", "skip")
+
+
 @channels_group.command("sync")
 @click.argument("folder", default="channels", type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Print the plan and write nothing.")
@@ -173,7 +178,8 @@ def sync(client: Client, fmt: str, folder: Path, dry_run: bool, seed: bool) -> N
     def table(doc: dict[str, Any]) -> None:
         for line in doc["plan"]:
             click.echo(line)
-        count = len(doc["plan"])
+        # drift and skip lines are notes on the plan, not changes.
+        count = sum(line.split(" ", 1)[0] not in PLAN_NOTES for line in doc["plan"])
         if not count:
             click.echo(f"no changes: the server matches {folder}")
         elif dry_run:

@@ -241,6 +241,9 @@ def test_every_command_through_the_api(
     planned = ok(cli("channels", "sync", "channels", "--dry-run", **as_ci))
     assert planned.splitlines() == [
         "update channel stable (values)",
+        # 2.0.0 became head through REST (the rollout above): the plan says it moves away.
+        "drift stable 2.0.0: made head outside the files (rollout-complete by "
+        "token:release-admin); this sync moves the head away from it",
         "publish stable 3.0.0",
         "dry run: 2 change(s) planned, nothing written",
     ]
