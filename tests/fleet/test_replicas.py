@@ -120,7 +120,9 @@ def refused(code: str) -> Callable[[HttpResult], bool]:
     return lambda result: result.status == 401 and seen(result) == code
 
 
-@pytest.fixture(params=[b for b in configured_backends() if b != "mysql"])
+# Replicas share a server database (PostgreSQL here; MariaDB below for one kind): two
+# servers on one SQLite file is no supported fleet, and it raced at start under load.
+@pytest.fixture(params=[b for b in configured_backends() if b == "postgresql"])
 def fleet_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with temporary_database(request.param, tmp_path) as url:
         yield url
