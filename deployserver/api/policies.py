@@ -17,6 +17,7 @@ from deployserver.db import get_session
 from deployserver.errors import Forbidden
 from deployserver.extensions import state
 from deployserver.feed.answers import spec_feed
+from deployserver.models import Role
 from deployserver.services import policies
 from deployserver.services.policies import MAX_REASON, PoliciesView
 from deployserver.specs.policy import Reason
@@ -98,7 +99,7 @@ def _may_steer(license_id: str) -> None:
 
 @blp.route("/licenses/<license_id:license_id>/policies")
 class LicensePolicies(MethodView):
-    @require("viewer")
+    @require(Role.VIEWER)
     @blp.response(200, PoliciesSchema)
     @problems(blp, 401, 403, 404, s404="No such license")
     def get(self, license_id: str) -> PoliciesView:
@@ -108,7 +109,7 @@ class LicensePolicies(MethodView):
 
 @blp.route("/licenses/<license_id:license_id>/pin")
 class LicensePin(MethodView):
-    @require("publisher")
+    @require(Role.PUBLISHER)
     @blp.arguments(PinArgsSchema)
     @blp.response(200, PinSchema)
     @problems(blp, 401, 403, 404, 422, s422="Not a release of the license's channel")
@@ -117,7 +118,7 @@ class LicensePin(MethodView):
         _may_steer(license_id)
         return policies.set_pin(get_session(), current_actor(), license_id, **data)
 
-    @require("publisher")
+    @require(Role.PUBLISHER)
     @blp.response(204)
     @problems(blp, 401, 403, 404, s404="No such license, or no pin")
     def delete(self, license_id: str) -> None:
@@ -128,7 +129,7 @@ class LicensePin(MethodView):
 
 @blp.route("/licenses/<license_id:license_id>/window")
 class LicenseWindow(MethodView):
-    @require("publisher")
+    @require(Role.PUBLISHER)
     @blp.arguments(WindowSchema)
     @blp.response(200, WindowSchema)
     @problems(blp, 401, 403, 404, 422, s422="Invalid days, times or time zone")
@@ -137,7 +138,7 @@ class LicenseWindow(MethodView):
         _may_steer(license_id)
         return policies.set_window(get_session(), current_actor(), license_id, **data)
 
-    @require("publisher")
+    @require(Role.PUBLISHER)
     @blp.response(204)
     @problems(blp, 401, 403, 404, s404="No such license, or no window")
     def delete(self, license_id: str) -> None:
@@ -148,21 +149,17 @@ class LicenseWindow(MethodView):
 
 @blp.route("/licenses/<license_id:license_id>/decision")
 class LicenseDecision(MethodView):
-    @require("viewer")
+    @require(Role.VIEWER)
     @blp.response(200, DecisionSchema)
     @problems(blp, 401, 403, 404, s404="No such license, or its channel is empty")
     def get(self, license_id: str) -> policies.DecisionView:
         """Which release this license's next poll gets, and which rule chose it."""
-        app_state = state()
-        dwell = app_state.config.required_dwell_seconds
-        return policies.explain_decision(
-            get_session(), license_id, dwell, pending=spec_feed(app_state).policies.pending
-        )
+        return spec_feed(state()).policies.explain(get_session(), license_id)
 
 
 @blp.route("/channels/<channel:channel>/releases/<release_id:release_id>")
 class ChannelReleaseFlags(MethodView):
-    @require("publisher", channel_arg="channel")
+    @require(Role.PUBLISHER, channel_arg="channel")
     @blp.arguments(RequiredArgsSchema)
     @blp.response(200, RequiredSchema)
     @problems(blp, 401, 403, 404, 422, s422="Not a release of this channel's history")

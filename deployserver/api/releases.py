@@ -16,6 +16,7 @@ from deployserver.db import get_session
 from deployserver.errors import Invalid, NotFound
 from deployserver.models import Role
 from deployserver.services import releases
+from deployserver.services.heads import not_in_history
 
 blp = Blueprint(
     "releases", __name__, url_prefix="/api/v1/releases", description="Immutable releases"
@@ -78,11 +79,7 @@ def release_id_of(data: dict[str, Any], *, in_history_of: str | None = None) -> 
     except NotFound:
         if in_history_of is None:
             raise
-        raise Invalid.field(
-            "version",
-            f"release {data['version']!r} has never been head of channel {in_history_of!r}",
-            "NOT_IN_CHANNEL_HISTORY",
-        ) from None
+        raise not_in_history("version", data["version"], in_history_of) from None
 
 
 class VersionArgsSchema(Schema):

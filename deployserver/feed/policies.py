@@ -21,7 +21,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
+from deployserver.services.policies import DecisionView, explain_decision
 from deployserver.services.policy_facts import (
     read_channel_policy,
     read_last_served,
@@ -158,6 +160,11 @@ class PolicyFeed:
             release, first, seen = pending
             known.append(LastServed(release, _moment(first), _moment(seen)))
         return latest_served(known)
+
+    def explain(self, session: Session, license_id: str) -> DecisionView:
+        """The decision for ``license_id``'s next poll, explained, from the stored facts and
+        what this worker served and has not written yet (the decision endpoint, console)."""
+        return explain_decision(session, license_id, self._dwell, pending=self.pending)
 
     def forget_licenses(self) -> None:
         """Read every license's pin and window again on the next poll that needs them."""

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from deployserver.db import utcnow
-from deployserver.errors import Conflict
+from deployserver.errors import Conflict, Invalid
 from deployserver.models import Channel, ChannelEvent, ChannelRelease, HistoryAction, Release
 from deployserver.services import audit
 from deployserver.services.channels import (
@@ -39,6 +39,16 @@ def channel_release(session: Session, channel: Channel, release_id: str) -> Chan
     if not is_release_id(release_id):
         return None
     return session.get(ChannelRelease, (channel.id, release_id))
+
+
+def not_in_history(field: str, release: str, channel: str) -> Invalid:
+    """The refusal of a release that was never head of ``channel`` (unknown ids included:
+    whether a release exists elsewhere is not revealed)."""
+    return Invalid.field(
+        field,
+        f"release {release!r} has never been head of channel {channel!r}",
+        "NOT_IN_CHANNEL_HISTORY",
+    )
 
 
 def served_on(release: Release, channel: Channel) -> str:

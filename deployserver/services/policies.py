@@ -29,6 +29,7 @@ from deployserver.models import (
 )
 from deployserver.services import audit
 from deployserver.services.channels import find_channel
+from deployserver.services.heads import channel_release, not_in_history
 from deployserver.services.policy_facts import (
     read_channel_policy,
     read_last_served,
@@ -119,6 +120,8 @@ def _window_of(row: MaintenanceWindow | None) -> Window | None:
 
 
 def _state(pin: LicensePin | None, window: MaintenanceWindow | None) -> dict[str, Any]:
+    """What the audit log digests for a license's policies."""
+    shown_window = _window_of(window)
     return {
         "pin": None
         if pin is None
@@ -127,7 +130,7 @@ def _state(pin: LicensePin | None, window: MaintenanceWindow | None) -> dict[str
             "until": pin.until.isoformat() if pin.until else None,
             "reason": pin.reason,
         },
-        "window": None if window is None else _window_of(window).as_dict(),  # type: ignore[union-attr]
+        "window": None if shown_window is None else shown_window.as_dict(),
     }
 
 
@@ -149,14 +152,34 @@ def _release_on_channel(session: Session, channel: Channel, ref: str, field: str
     release = session.get(Release, ref) if is_release_id(ref) else None
     if release is None:
         release = session.scalar(select(Release).where(Release.version == ref))
-    served = session.get(ChannelRelease, (channel.id, release.id)) if release is not None else None
+    served = channel_release(session, channel, release.id) if release is not None else None
     if release is None or served is None or not served.was_head:
-        raise Invalid.field(
-            field,
-            f"release {ref!r} has never been head of channel {channel.name!r}",
-            "NOT_IN_CHANNEL_HISTORY",
-        )
+        raise not_in_history(field, ref, channel.name)
     return release
+
+
+_Policies = tuple[LicensePin | None, MaintenanceWindow | None]
+
+
+def _change_policies(
+    session: Session,
+    actor: audit.Actor,
+    license_id: str,
+    action: str,
+    change: Callable[[License, LicensePin | None, MaintenanceWindow | None], _Policies],
+) -> _Policies:
+    """One audited change of a license's pin and window, in one transaction: ``change``
+    gets the license and its current rows and returns the rows it leaves."""
+    with write_transaction(session):
+        license = _license(session, license_id)
+        pin = session.get(LicensePin, license.id)
+        window = session.get(MaintenanceWindow, license.id)
+        before = digest_of(_state(pin, window))
+        pin, window = change(license, pin, window)
+        session.flush()
+        after = digest_of(_state(pin, window))
+        audit.record(session, actor, f"license.{action}", f"license:{license.id}", before, after)
+        return pin, window
 
 
 def set_pin(
@@ -177,52 +200,37 @@ def set_pin(
         raise Invalid.field("until", "must be in the future")
     if len(reason) > MAX_REASON:
         raise Invalid.field("reason", f"at most {MAX_REASON} characters")
-    with write_transaction(session):
-        license = _license(session, license_id)
+    field = "releaseId" if release_id is not None else "version"
+
+    def pin_it(license: License, pin: LicensePin | None, window: Any) -> _Policies:
         channel = find_channel(session, license.channel)
-        field = "releaseId" if release_id is not None else "version"
         release = _release_on_channel(session, channel, release_id or version or "", field)
-        pin = session.get(LicensePin, license.id)
-        window = session.get(MaintenanceWindow, license.id)
-        before = digest_of(_state(pin, window))
         if pin is None:
-            pin = LicensePin(license_id=license.id, created_by=actor.name)
+            pin = LicensePin(license_id=license.id)
             session.add(pin)
         pin.release_id = release.id
         pin.until = until
         pin.reason = reason
         pin.created_at = utcnow()
         pin.created_by = actor.name
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            "license.pin",
-            f"license:{license.id}",
-            before,
-            digest_of(_state(pin, window)),
-        )
+        return pin, window
+
+    with write_transaction(session):
+        pin, _ = _change_policies(session, actor, license_id, "pin", pin_it)
+        assert pin is not None
         return _pin_view(session, pin)
 
 
 def clear_pin(session: Session, actor: audit.Actor, license_id: str) -> None:
     """Remove a license's pin (nothing to remove: 404 PIN_NOT_FOUND)."""
-    with write_transaction(session):
-        license = _license(session, license_id)
-        pin = session.get(LicensePin, license.id)
+
+    def unpin(license: License, pin: LicensePin | None, window: Any) -> _Policies:
         if pin is None:
             raise NotFound(f"license {license.id} has no pin", "PIN_NOT_FOUND")
-        window = session.get(MaintenanceWindow, license.id)
-        before = digest_of(_state(pin, window))
         session.delete(pin)
-        audit.record(
-            session,
-            actor,
-            "license.unpin",
-            f"license:{license.id}",
-            before,
-            digest_of(_state(None, window)),
-        )
+        return None, window
+
+    _change_policies(session, actor, license_id, "unpin", unpin)
 
 
 def set_window(
@@ -237,13 +245,10 @@ def set_window(
 ) -> Window:
     """Give a license a maintenance window (replacing any it had)."""
     window = parse_window(days, start, end, timezone)
-    with write_transaction(session):
-        license = _license(session, license_id)
-        pin = session.get(LicensePin, license.id)
-        row = session.get(MaintenanceWindow, license.id)
-        before = digest_of(_state(pin, row))
+
+    def keep_window(license: License, pin: LicensePin | None, row: Any) -> _Policies:
         if row is None:
-            row = MaintenanceWindow(license_id=license.id, created_by=actor.name)
+            row = MaintenanceWindow(license_id=license.id)
             session.add(row)
         row.days = list(window.days)
         row.start = window.start
@@ -251,36 +256,22 @@ def set_window(
         row.timezone = window.timezone
         row.created_at = utcnow()
         row.created_by = actor.name
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            "license.window",
-            f"license:{license.id}",
-            before,
-            digest_of(_state(pin, row)),
-        )
+        return pin, row
+
+    _change_policies(session, actor, license_id, "window", keep_window)
     return window
 
 
 def clear_window(session: Session, actor: audit.Actor, license_id: str) -> None:
     """Remove a license's maintenance window (none: 404 WINDOW_NOT_FOUND)."""
-    with write_transaction(session):
-        license = _license(session, license_id)
-        row = session.get(MaintenanceWindow, license.id)
+
+    def unwindow(license: License, pin: LicensePin | None, row: Any) -> _Policies:
         if row is None:
             raise NotFound(f"license {license.id} has no maintenance window", "WINDOW_NOT_FOUND")
-        pin = session.get(LicensePin, license.id)
-        before = digest_of(_state(pin, row))
         session.delete(row)
-        audit.record(
-            session,
-            actor,
-            "license.unwindow",
-            f"license:{license.id}",
-            before,
-            digest_of(_state(pin, None)),
-        )
+        return pin, None
+
+    _change_policies(session, actor, license_id, "unwindow", unwindow)
 
 
 @dataclass(frozen=True)
@@ -325,7 +316,7 @@ def set_required(
 def explain_decision(
     session: Session,
     license_id: str,
-    dwell_seconds: int,
+    dwell: timedelta,
     now: datetime | None = None,
     pending: Callable[[str, str], LastServed | None] | None = None,
 ) -> DecisionView:
@@ -364,7 +355,7 @@ def explain_decision(
             channel_policy,
             policy,
             last,
-            timedelta(seconds=dwell_seconds),
+            dwell,
         )
         version = session.scalar(select(Release.version).where(Release.id == decision.release_id))
         return DecisionView(

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from deployserver.db import find_or_404, read_transaction, utcnow, write_transaction
-from deployserver.errors import Conflict, Invalid, NotFound
+from deployserver.errors import Conflict, NotFound
 from deployserver.models import (
     HEAD_ACTIONS,
     Channel,
@@ -278,11 +278,7 @@ def rollback_channel(
         else:
             served = heads.channel_release(session, channel, release_id)
             if served is None or not served.was_head:
-                raise Invalid.field(
-                    "releaseId",
-                    f"release {release_id!r} has never been head of channel {channel_name!r}",
-                    "NOT_IN_CHANNEL_HISTORY",
-                )
+                raise heads.not_in_history("releaseId", release_id, channel_name)
             target_id = release_id
         if target_id != channel.head_release_id:
             heads.refuse_during_rollout(channel)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from deployserver.db import read_transaction
 from deployserver.errors import Invalid, NotFound
 from deployserver.services.channels import find_channel
-from deployserver.services.heads import channel_release
+from deployserver.services.heads import channel_release, not_in_history
 from deployserver.specs.charts import SHAPES_HINT
 from deployserver.specs.masking import mask_secrets
 from deployserver.specs.merge import LayerConflict, merge_conflict, merge_specs
@@ -108,11 +108,7 @@ def render_spec(
         served = channel_release(session, channel, release_id)
         previewing_candidate = request.release_id == channel.candidate_release_id and pin is None
         if served is None or not (served.was_head or previewing_candidate):
-            raise Invalid.field(
-                named,
-                f"release {release_id!r} has never been head of channel {channel_name!r}",
-                "NOT_IN_CHANNEL_HISTORY",
-            )
+            raise not_in_history(named, release_id, channel_name)
         # The stored body is the exact answer the operator's poll gets for this release here.
         layers.append(json.loads(served.body))
     layers.append(operator_defaults(operator_namespace))

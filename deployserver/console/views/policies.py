@@ -49,14 +49,8 @@ def _license_page(
 ) -> tuple[str, int]:
     session = get_session()
     license = licenses.get_license(session, license_id)
-    app_state = state()
     try:
-        decision = policies.explain_decision(
-            session,
-            license.id,
-            app_state.config.required_dwell_seconds,
-            pending=spec_feed(app_state).policies.pending,
-        )
+        decision = spec_feed(state()).policies.explain(session, license.id)
         empty = None
     except NotFound as exc:
         decision, empty = None, exc
