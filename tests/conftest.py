@@ -127,6 +127,14 @@ def app(config: Config, module_apps: list[SharedApp]) -> Flask:
     return shared.app
 
 
+def _stop_recorders() -> None:
+    """Flush and stop every recorder, then close the connections their last flush opened:
+    an app built by a test may have disposed its engine before this teardown runs, and a
+    pooled connection left to the garbage collector is a leak (a ResourceWarning, an error)."""
+    for recorder in stop_all():
+        recorder.engine.dispose()
+
+
 @pytest.fixture(autouse=True)
 def isolate_tests(request: pytest.FixtureRequest) -> Iterator[None]:
     """After each test: stop the recorders, then reset what the next test must not inherit.
@@ -138,13 +146,13 @@ def isolate_tests(request: pytest.FixtureRequest) -> Iterator[None]:
     """
     if "database_url" not in request.fixturenames:
         yield
-        stop_all()
+        _stop_recorders()
         return
     engine: Engine = request.getfixturevalue("database_engine")
     apps: list[SharedApp] = request.getfixturevalue("module_apps")
     folder: Path = request.getfixturevalue("instance_folder")
     yield
-    stop_all()
+    _stop_recorders()
     with engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(delete(table))

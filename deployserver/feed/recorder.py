@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from deployserver.extensions import AppState
@@ -206,6 +207,11 @@ class InstallationRecorder:
         except Exception:
             log.exception("installation insights: final flush failed")
 
+    @property
+    def engine(self) -> Engine:
+        """The engine batches are written with (the app's)."""
+        return self._engine
+
     def prune(self) -> tuple[int, int]:
         """Apply the retention (``installation_retention_days``)."""
         session = self._sessions()
@@ -305,8 +311,8 @@ def installation_recorder(app_state: AppState) -> InstallationRecorder:
 
 
 @atexit.register
-def stop_all() -> None:
-    """Stop and flush every running recorder of this process.
+def stop_all() -> list[InstallationRecorder]:
+    """Stop and flush every running recorder of this process; returns them.
 
     Gunicorn ends a worker through ``sys.exit``, so exit handlers run: the last batch is
     written before the worker goes.
@@ -315,6 +321,7 @@ def stop_all() -> None:
         running = list(_RUNNING)
     for recorder in running:
         recorder.stop()
+    return running
 
 
 def stop_recorder(app_state: AppState) -> None:
