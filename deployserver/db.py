@@ -199,7 +199,9 @@ def view_of(view: type[ViewT], row: Base) -> ViewT:
     Services return views, never rows, so what callers get cannot reload, lazy-load or be
     changed behind the session's back after the transaction ended.
     """
-    return view(**{field.name: getattr(row, field.name) for field in fields(view)})  # type: ignore[arg-type]
+    # A field the row has no column for keeps its default (the service fills it in).
+    names = [field.name for field in fields(view)]  # type: ignore[arg-type]
+    return view(**{name: getattr(row, name) for name in names if hasattr(row, name)})
 
 
 def find_or_404(

@@ -9,7 +9,7 @@ from marshmallow import Schema, fields
 
 from deployserver.api.blueprint import Blueprint
 from deployserver.api.fields import ChannelName, ReleaseId, StorableText, UtcTime
-from deployserver.api.schemas import Timestamp, page_schema, problems
+from deployserver.api.schemas import PinRefSchema, Timestamp, page_schema, problems
 from deployserver.auth import require
 from deployserver.db import get_session
 from deployserver.models import Role
@@ -37,6 +37,9 @@ class InstallationSchema(Schema):
     )
     last_address = fields.String(data_key="lastAddress", allow_none=True, required=True)
     last_user_agent = fields.String(data_key="lastUserAgent", allow_none=True, required=True)
+    pin = fields.Nested(
+        PinRefSchema, allow_none=True, metadata={"description": "The pinned release, or null"}
+    )
 
 
 class InstallationArgsSchema(PageArgsSchema):

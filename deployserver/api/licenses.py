@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, pre_dump, validate
 from deployserver.api.blueprint import Blueprint
 from deployserver.api.fields import BoundedInteger, ChannelName, JsonObject, StorableText, UtcTime
 from deployserver.api.openapi import LICENSE_SECURITY
-from deployserver.api.schemas import Timestamp, problems
+from deployserver.api.schemas import PinRefSchema, Timestamp, problems
 from deployserver.auth import current_actor, require
 from deployserver.db import get_session
 from deployserver.errors import Invalid
@@ -78,6 +78,9 @@ class LicenseSchema(Schema):
     issued_by = fields.String(data_key="issuedBy")
     status_changed_at = Timestamp(data_key="statusChangedAt", allow_none=True)
     entitlements = fields.Function(lambda row: row.claims.get("entitlements", {}))
+    pin = fields.Nested(
+        PinRefSchema, allow_none=True, metadata={"description": "The pinned release, or null"}
+    )
 
 
 @dataclass(frozen=True)

@@ -86,3 +86,12 @@ def problems(blp: Blueprint, *statuses: int, **descriptions: str) -> Callable[[F
         return view
 
     return decorator
+
+
+class PinRefSchema(Schema):
+    """A license's pin where a license or its installation is shown."""
+
+    release_id = fields.String(data_key="releaseId", required=True)
+    version = fields.String(required=True)
+    until = Timestamp(allow_none=True, required=True)
+    reason = fields.String(required=True)

@@ -26,6 +26,7 @@ from deployserver.models import AnonymousPolls, ChannelRelease, Installation, Re
 from deployserver.pagination import Page, SortKey, cursor_str, cursor_time, keyset, page_of
 from deployserver.services import audit
 from deployserver.services.channels import HeadRef, RolloutRef, channel_view, find_channel
+from deployserver.services.policy_facts import PinRef, pin_of, with_pin
 from deployserver.specs.values import RECONCILE_FREQUENCY, semver_key
 
 # The operator reconciles, and so polls, this often unless the values set reconcileFrequency.
@@ -49,6 +50,8 @@ class InstallationView:
     last_release_version: str | None
     last_address: str | None
     last_user_agent: str | None
+    # Installation policies: the release its license is pinned to, if any.
+    pin: PinRef | None = None
 
 
 @dataclass(frozen=True)
@@ -201,8 +204,11 @@ def list_installations(
 ) -> Page[InstallationView]:
     """Installations, most recently seen first."""
     query = keyset(
-        select(Installation, Release.version).outerjoin(
-            Release, Release.id == Installation.last_release_id
+        with_pin(
+            select(Installation, Release.version).outerjoin(
+                Release, Release.id == Installation.last_release_id
+            ),
+            Installation.license_id,
         ),
         cursor,
         limit,
@@ -218,23 +224,27 @@ def list_installations(
     if seen_since is not None:
         query = query.where(Installation.last_seen >= seen_since)
     with read_transaction(session):
-        views = [
-            InstallationView(
-                license_id=row.license_id,
-                subject=row.subject,
-                channel=row.channel,
-                first_seen=row.first_seen,
-                last_seen=row.last_seen,
-                poll_count=row.poll_count,
-                last_release_id=row.last_release_id,
-                last_release_version=version,
-                last_address=row.last_address,
-                last_user_agent=row.last_user_agent,
-            )
-            for row, version in session.execute(query)
-        ]
+        views = [_installation_view(found) for found in session.execute(query)]
     return page_of(
         views, limit, lambda view: {"lastSeen": view.last_seen.isoformat(), "id": view.license_id}
+    )
+
+
+def _installation_view(found: Any) -> InstallationView:
+    """A row of the installation listing: the installation, its release's version, its pin."""
+    row: Installation = found.Installation
+    return InstallationView(
+        license_id=row.license_id,
+        subject=row.subject,
+        channel=row.channel,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        poll_count=row.poll_count,
+        last_release_id=row.last_release_id,
+        last_release_version=found.version,
+        last_address=row.last_address,
+        last_user_agent=row.last_user_agent,
+        pin=pin_of(found),
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from deployserver.models import Channel, License, LicenseStatus, words
 from deployserver.pagination import Page, SortKey, cursor_str, cursor_time, keyset, page_of
 from deployserver.services import audit
 from deployserver.services.keys import signer_for_issuance
+from deployserver.services.policy_facts import PinRef, pin_of, read_pins, with_pin
 from deployserver.specs.canonical import NotCanonicalizable, digest_of, normalize
 from deployserver.specs.text import is_uuid, validate_text
 
@@ -47,6 +48,8 @@ class LicenseRecord:
     expires_at: datetime | None
     issued_by: str
     status_changed_at: datetime | None
+    # Installation policies: the release the license is pinned to, if any.
+    pin: PinRef | None = None
 
 
 def license_state(license: License) -> dict[str, Any]:
@@ -243,7 +246,9 @@ def reinstate_license(session: Session, actor: audit.Actor, license_id: str) -> 
 
 def get_license(session: Session, license_id: str) -> LicenseRecord:
     with read_transaction(session):
-        return view_of(LicenseRecord, _find_license(session, license_id))
+        record = view_of(LicenseRecord, _find_license(session, license_id))
+        pins = read_pins(session.connection(), [record.id])
+        return replace(record, pin=pins.get(record.id))
 
 
 def _find_license(session: Session, license_id: str) -> License:
@@ -266,7 +271,7 @@ def list_licenses(
         if value is not None:
             validate_text(value, field)
     query = keyset(
-        select(License),
+        with_pin(select(License), License.id),
         cursor,
         limit,
         SortKey("at", License.issued_at, cursor_time),
@@ -279,5 +284,8 @@ def list_licenses(
     if channel is not None:
         query = query.where(License.channel == channel)
     with read_transaction(session):
-        rows = [view_of(LicenseRecord, row) for row in session.scalars(query)]
+        rows = [
+            replace(view_of(LicenseRecord, row.License), pin=pin_of(row))
+            for row in session.execute(query)
+        ]
     return page_of(rows, limit, lambda row: {"at": row.issued_at.isoformat(), "id": row.id})

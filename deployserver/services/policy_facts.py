@@ -5,9 +5,12 @@ poll's per-worker caches (``feed/policies.py``) and the decision endpoint, so bo
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, Select, or_, select
+from sqlalchemy.orm import aliased
 
 from deployserver.models import (
     Channel,
@@ -112,3 +115,59 @@ def read_last_served(connection: Connection, license_id: str, channel: str) -> L
     if row is None or row.last_release_id is None:
         return None
     return LastServed(row.last_release_id, row.release_since or row.first_seen, row.last_seen)
+
+
+@dataclass(frozen=True)
+class PinRef:
+    """A license's pin as the license and installation views show it."""
+
+    release_id: str
+    version: str
+    until: datetime | None
+    reason: str
+
+
+_PINNED = aliased(Release, name="pinned_release")
+
+
+def with_pin(statement: Select, license_id: Any) -> Select:
+    """``statement`` with the pin of the license ``license_id`` names (outer-joined: the
+    listing stays one query); read it back with :func:`pin_of`."""
+    return (
+        statement.add_columns(
+            LicensePin.release_id.label("pin_release_id"),
+            _PINNED.version.label("pin_version"),
+            LicensePin.until.label("pin_until"),
+            LicensePin.reason.label("pin_reason"),
+        )
+        .outerjoin(LicensePin, LicensePin.license_id == license_id)
+        .outerjoin(_PINNED, _PINNED.id == LicensePin.release_id)
+    )
+
+
+def pin_of(row: Any) -> PinRef | None:
+    """The pin a row of a :func:`with_pin` statement carries."""
+    if row.pin_release_id is None:
+        return None
+    return PinRef(row.pin_release_id, row.pin_version, row.pin_until, row.pin_reason)
+
+
+def read_pins(connection: Connection, license_ids: Iterable[str]) -> dict[str, PinRef]:
+    """The pins of these licenses (one query; licenses without a pin are absent)."""
+    wanted = sorted(set(license_ids))
+    if not wanted:
+        return {}
+    rows = connection.execute(
+        select(
+            LicensePin.license_id,
+            LicensePin.release_id,
+            Release.version,
+            LicensePin.until,
+            LicensePin.reason,
+        )
+        .join(Release, Release.id == LicensePin.release_id)
+        .where(LicensePin.license_id.in_(wanted))
+    )
+    return {
+        row.license_id: PinRef(row.release_id, row.version, row.until, row.reason) for row in rows
+    }

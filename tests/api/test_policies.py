@@ -232,3 +232,31 @@ def test_required_refuses_a_release_outside_the_channel(
     assert response.get_json()["code"] == "NOT_IN_CHANNEL_HISTORY"
     bad = client.patch(url, json={"required": "yes please"}, headers=admin_headers)
     assert bad.status_code == 422
+
+
+def test_a_pin_shows_in_the_license_and_its_installation(
+    app: Flask, client: FlaskClient, admin_headers: dict[str, str], stable: dict[str, Any]
+) -> None:
+    license = stable["license"]
+    shown = client.get(f"/api/v1/licenses/{license['id']}", headers=admin_headers).get_json()
+    assert shown["pin"] is None
+    body = {"version": "1.1.0", "reason": "freeze", "until": "2099-01-01T00:00:00Z"}
+    assert client.put(pin_url(license["id"]), json=body, headers=admin_headers).status_code == 200
+    expected = {
+        "releaseId": stable["releases"]["1.1.0"]["id"],
+        "version": "1.1.0",
+        "until": "2099-01-01T00:00:00Z",
+        "reason": "freeze",
+    }
+    shown = client.get(f"/api/v1/licenses/{license['id']}", headers=admin_headers).get_json()
+    assert shown["pin"] == expected
+    listed = client.get("/api/v1/licenses?subject=acme", headers=admin_headers).get_json()
+    assert [item["pin"] for item in listed["items"]] == [expected]
+    assert (
+        client.get("/api/v1/operator/channel", headers=basic(license["token"])).status_code == 200
+    )
+    installation_recorder(state(app)).flush()
+    installations = client.get("/api/v1/installations", headers=admin_headers).get_json()
+    assert [(item["licenseId"], item["pin"]) for item in installations["items"]] == [
+        (license["id"], expected)
+    ]
