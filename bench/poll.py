@@ -23,7 +23,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -162,7 +162,12 @@ def _ms(text: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def main() -> None:
+# Called after seeding with (base URL, admin token, instance folder): a variant's own setup.
+Prepare = Callable[[str, str, Path], None]
+
+
+def main(prepare: Prepare | None = None, title: str = "") -> None:
+    """Seed a served instance (and ``prepare`` it), then measure it beside the bare view."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is required: apt-get install wrk (make bench does this)")
     with tempfile.TemporaryDirectory(prefix="deployserver-bench-") as folder:
@@ -183,7 +188,9 @@ def main() -> None:
             str(WORKERS),
         ]
         with serving(serve, env, full + "/healthz") as server:
-            license_token = seed(full, env)
+            license_token, admin = seed(full, env, with_admin=True)
+            if prepare is not None:
+                prepare(full, admin, instance)
             auth = "Basic " + base64.b64encode(f"license:{license_token}".encode()).decode()
             headers = {"Authorization": auth}
             request = urllib.request.Request(full + "/api/v1/operator/channel", headers=headers)
@@ -195,6 +202,8 @@ def main() -> None:
             with serving(
                 bare_command(bare_port), bare_env, bare + "/api/v1/operator/channel"
             ) as bare_server:
+                if title:
+                    print(title)
                 report(full, bare, headers, len(body))
                 print(
                     f"worker RSS MB: poll {worker_rss(server.pid)}, "
