@@ -30,7 +30,7 @@ from werkzeug.wrappers import Response
 from deployserver.db import utcnow, write_transaction
 from deployserver.extensions import state
 from deployserver.models import ApiToken, ConsoleSession
-from deployserver.services.tokens import Principal, resolve_token
+from deployserver.services.tokens import Principal, principal_of, resolve_token, token_usable
 
 # Domain separation: this derived key signs console sessions and CSRF tokens, nothing else.
 CONSOLE_KEY_INFO = b"deployserver/console-session/v1"
@@ -162,7 +162,8 @@ def sign_in(session: Session, secret: str, response: Response) -> Principal | No
 
 
 def current_user(session: Session) -> ConsoleUser | None:
-    """The session of this request, or None (no cookie, unknown, idle too long, token revoked).
+    """The session of this request, or None (no cookie, unknown, idle too long, its token
+    revoked or expired).
 
     An idle or revoked session is deleted on sight, so the cookie cannot come back to it.
     """
@@ -181,16 +182,11 @@ def current_user(session: Session) -> ConsoleUser | None:
         return None
     console_session, token = row
     idle = timedelta(minutes=state().config.console_session_minutes)
-    if token.revoked_at is not None or now - console_session.last_seen_at > idle:
+    if not token_usable(token, now) or now - console_session.last_seen_at > idle:
         session.rollback()
         end_session(session, session_id)
         return None
-    principal = Principal(
-        token_id=token.id,
-        name=token.name,
-        role=token.role,
-        channels=tuple(token.channels) if token.channels is not None else None,
-    )
+    principal = principal_of(token)
     stale = now - console_session.last_seen_at > TOUCH_RESOLUTION
     session.rollback()
     if stale:

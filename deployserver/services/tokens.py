@@ -163,24 +163,29 @@ def revoke_token(session: Session, actor: audit.Actor, token_id: str) -> TokenVi
         return view_of(TokenView, token)
 
 
-def token_live(token: ApiToken, now: datetime) -> bool:
-    """Not past its expiry (revocation is checked apart: it is a state, expiry a moment)."""
-    return token.expires_at is None or token.expires_at > now
+def token_usable(token: ApiToken, now: datetime) -> bool:
+    """Neither revoked nor past its expiry."""
+    return token.revoked_at is None and (token.expires_at is None or token.expires_at > now)
+
+
+def principal_of(token: ApiToken) -> Principal:
+    """Who a usable token stands for (REST and console sessions alike)."""
+    return Principal(
+        token_id=token.id,
+        name=token.name,
+        role=token.role,
+        channels=tuple(token.channels) if token.channels is not None else None,
+    )
 
 
 def resolve_token(session: Session, secret: str) -> Principal | None:
     """The principal a presented token stands for; None when unknown or revoked."""
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
     now = utcnow()
-    if token is None or token.revoked_at is not None or not token_live(token, now):
+    if token is None or not token_usable(token, now):
         session.rollback()
         return None
-    principal = Principal(
-        token_id=token.id,
-        name=token.name,
-        role=token.role,
-        channels=tuple(token.channels) if token.channels is not None else None,
-    )
+    principal = principal_of(token)
     stale = token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION
     session.rollback()
     if stale:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -204,6 +204,24 @@ def test_a_revoked_token_ends_its_sessions(
         )
         assert token_id is not None
         tokens.revoke_token(session, TEST_ACTOR, token_id)
+    assert client.get("/console/").status_code == 302
+    assert session_rows(app) == 0
+
+
+def test_an_expired_token_ends_its_sessions(
+    app: Flask, client: FlaskClient, make_token: Callable[..., dict[str, str]]
+) -> None:
+    viewer = make_token("viewer")
+    sign_in(client, viewer)
+    assert client.get("/console/").status_code == 200
+    with app.app_context():
+        session = get_session()
+        token = session.scalar(
+            select(ApiToken).where(ApiToken.token_hash == hash_token(secret_of(viewer)))
+        )
+        assert token is not None
+        token.expires_at = datetime(2000, 1, 1, tzinfo=UTC)
+        session.commit()
     assert client.get("/console/").status_code == 302
     assert session_rows(app) == 0
 
