@@ -175,7 +175,7 @@ def _may_name(name: str) -> bool:
     return CHANNEL_NAME_RE.fullmatch(name) is not None
 
 
-def find_channel(session: Session, name: str) -> Channel:
+def find_channel(session: Session, name: str, *, for_update: bool = False) -> Channel:
     return find_or_404(
         session,
         Channel,
@@ -184,6 +184,7 @@ def find_channel(session: Session, name: str) -> Channel:
         noun="channel",
         code="CHANNEL_NOT_FOUND",
         by=Channel.name,
+        for_update=for_update,
     )
 
 
@@ -193,16 +194,7 @@ def lock_channel(session: Session, name: str) -> Channel:
     ``FOR UPDATE`` on PostgreSQL and MariaDB; SQLite has no row locks, but every writer
     already holds the database lock (BEGIN IMMEDIATE in ``write_transaction``).
     """
-    return find_or_404(
-        session,
-        Channel,
-        name,
-        guard=_may_name,
-        noun="channel",
-        code="CHANNEL_NOT_FOUND",
-        by=Channel.name,
-        for_update=True,
-    )
+    return find_channel(session, name, for_update=True)
 
 
 def create_channel(
