@@ -212,17 +212,20 @@ def handle_http_exception(exc: HTTPException) -> Response:
     return problem(status, code, title, detail, errors=errors, headers=headers)
 
 
+def database_outage(exc: DBAPIError) -> Unavailable | None:
+    """The 503 a connection-level failure answers (an outage, not a bug: logged and said
+    without SQL or driver text); None for any other database error."""
+    if not (isinstance(exc, OperationalError) or exc.connection_invalidated):
+        return None
+    log.warning("database unavailable: %s", type(exc.orig).__name__)
+    return Unavailable("The database is unavailable; try again shortly.")
+
+
 def handle_database_error(exc: DBAPIError) -> Response:
-    # Connection-level failures are an outage, not a bug: say so without SQL or driver text.
-    if isinstance(exc, OperationalError) or exc.connection_invalidated:
-        log.warning("database unavailable: %s", type(exc.orig).__name__)
-        return problem(
-            503,
-            "DATABASE_UNAVAILABLE",
-            "Service unavailable",
-            "The database is unavailable; try again shortly.",
-        )
-    return handle_unexpected(exc)
+    outage = database_outage(exc)
+    if outage is None:
+        return handle_unexpected(exc)
+    return problem(outage.status, outage.code, outage.title, outage.detail)
 
 
 def handle_unexpected(exc: Exception) -> Response:

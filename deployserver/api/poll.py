@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from deployserver import metrics
 from deployserver.clients import client_address
@@ -31,6 +31,7 @@ from deployserver.errors import (
     PROBLEM_JSON,
     DeployServerError,
     Unauthorized,
+    database_outage,
     problem_document,
 )
 from deployserver.extensions import AppState
@@ -127,18 +128,12 @@ def _answer(
         outcome = _OUTCOME_BY_STATUS.get(exc.status, Outcome.FAILED)
         return _problem(environ, outcome, exc.status, exc.code, exc.title, exc.detail, exc.headers)
     except DBAPIError as exc:
-        if isinstance(exc, OperationalError) or exc.connection_invalidated:
-            log.warning("database unavailable: %s", type(exc.orig).__name__)
-            detail = "The database is unavailable; try again shortly."
-            return _problem(
-                environ,
-                Outcome.UNAVAILABLE,
-                503,
-                "DATABASE_UNAVAILABLE",
-                "Service unavailable",
-                detail,
-            )
-        return _failed(environ)
+        outage = database_outage(exc)
+        if outage is None:
+            return _failed(environ)
+        return _problem(
+            environ, Outcome.UNAVAILABLE, outage.status, outage.code, outage.title, outage.detail
+        )
     except Exception:
         return _failed(environ)
 
