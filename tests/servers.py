@@ -91,7 +91,15 @@ def serving(
                 if time.monotonic() > deadline:
                     raise RuntimeError("server did not come up within 120 s")
                 time.sleep(0.1)
-            yield base
+            try:
+                yield base
+            except BaseException:
+                # The test failed with the server up (or gone): its own log says why.
+                log.seek(0)
+                exited = process.poll()
+                state = "running" if exited is None else f"exited with {exited}"
+                print(f"--- server {base} ({state}), its log ends:\n{log.read()[-4000:]}")
+                raise
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             try:
